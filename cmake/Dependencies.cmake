@@ -1,0 +1,30 @@
+# All third-party code comes from the system (Debian -dev packages, or a prefix unpacked from them on a
+# GPU machine, see scripts/gpu-build.sh). Everything is gathered into one interface target.
+find_package(Torch REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(PNG REQUIRED)
+find_package(JPEG REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(Threads REQUIRED)
+
+# cxxopts is header-only; Debian ships a CMake config, a bare prefix may not.
+find_package(cxxopts QUIET)
+if(NOT TARGET cxxopts::cxxopts)
+  find_path(CXXOPTS_INCLUDE_DIR cxxopts.hpp REQUIRED)
+  add_library(cxxopts::cxxopts INTERFACE IMPORTED)
+  set_target_properties(cxxopts::cxxopts PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${CXXOPTS_INCLUDE_DIR})
+endif()
+
+add_library(comfy_deps INTERFACE)
+# TORCH_LIBRARIES carries the right CXX11 ABI flag and CUDA libs when present.
+target_link_libraries(comfy_deps INTERFACE ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json spdlog::spdlog
+                      cxxopts::cxxopts PNG::PNG JPEG::JPEG ZLIB::ZLIB Threads::Threads)
+target_compile_options(comfy_deps INTERFACE ${TORCH_CXX_FLAGS})
+if(TORCH_CUDA_LIBRARIES OR CUDA_FOUND OR TARGET torch_cuda)
+  target_compile_definitions(comfy_deps INTERFACE COMFY_WITH_CUDA=1)
+endif()
+# libtorch >= 2.0 has scaled_dot_product_attention
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.0 OR TORCH_VERSION VERSION_GREATER_EQUAL 2.0)
+  target_compile_definitions(comfy_deps INTERFACE COMFY_HAVE_SDPA=1)
+endif()

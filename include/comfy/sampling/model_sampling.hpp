@@ -1,0 +1,60 @@
+#pragma once
+// ComfyUI's model_sampling: the sigma table, sigma <-> timestep mapping and the prediction type
+// (sampling-schedules.md S1, S2). Everything here is host-side bookkeeping except the tensor helpers.
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+namespace comfy {
+
+enum class Prediction { EPS, V_PREDICTION, EDM, CONST };
+
+struct ModelSampling {
+  Prediction prediction = Prediction::EPS;
+  double sigma_data = 1.0;
+  at::Tensor sigmas;      // f32 [T], index 0 = least noise (CPU)
+  at::Tensor log_sigmas;  // f32 [T], log taken in f64 before rounding (CPU)
+  std::vector<float> sigmas_host, log_sigmas_host;
+  enum class Kind { Discrete, DiscreteFlow } kind = Kind::Discrete;
+  double flow_shift = 1.0, flow_multiplier = 1000.0;
+
+  // Discrete schedule from a beta schedule name ("linear" = scaled linear, "cosine",
+  // "squaredcos_cap_v2", "sqrt_linear", "sqrt").
+  static ModelSampling discrete(const std::string& beta_schedule = "linear", double linear_start = 0.00085,
+                                double linear_end = 0.012, int64_t timesteps = 1000, bool zsnr = false,
+                                Prediction pred = Prediction::EPS);
+
+  float sigma_min() const { return sigmas_host.front(); }
+  float sigma_max() const { return sigmas_host.back(); }
+
+  // sigma -> model timestep (nearest table index in log space, as float32), any shape, on sigma's device.
+  at::Tensor timestep(const at::Tensor& sigma) const;
+  // Host version for a scalar sigma given as float32.
+  int64_t timestep_index(float sigma) const;
+  // continuous timestep -> sigma (f32 log-linear interpolation of the table)
+  float sigma_at(float t) const;
+  at::Tensor sigma(const at::Tensor& t) const;
+  double percent_to_sigma(double percent) const;
+
+  // S2: the model's input scaling and its output -> denoised.
+  at::Tensor calculate_input(const at::Tensor& sigma, const at::Tensor& x) const;
+  at::Tensor calculate_denoised(const at::Tensor& sigma, const at::Tensor& model_output, const at::Tensor& x) const;
+  at::Tensor noise_scaling(const at::Tensor& sigma, const at::Tensor& noise, const at::Tensor& latent,
+                           bool max_denoise) const;
+  at::Tensor inverse_noise_scaling(const at::Tensor& sigma, const at::Tensor& x) const;
+};
+
+// comfy/latent_formats.py
+struct LatentFormat {
+  std::string name = "SD15";
+  int64_t channels = 4;
+  double scale_factor = 0.18215;
+  std::vector<double> mean, std;  // Playground 2.5 only
+  at::Tensor process_in(const at::Tensor& z) const;
+  at::Tensor process_out(const at::Tensor& z) const;
+  static LatentFormat sd15() { return {}; }
+  static LatentFormat sdxl() { LatentFormat f; f.name = "SDXL"; f.scale_factor = 0.13025; return f; }
+};
+
+}  // namespace comfy

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs everything comfy-native needs on Debian 12 (bookworm) and builds it.
+#   scripts/setup.sh            install packages + configure + build (Release-ish, with tests)
+#   SKIP_APT=1 scripts/setup.sh skip the apt step (packages already there)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config
+  libtorch-dev libopenblas0-pthread          # libtorch + an optimized BLAS (6x faster than reference BLAS)
+  nlohmann-json3-dev libcxxopts-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev
+  libpng-dev libjpeg-dev zlib1g-dev
+  python3-torch python3-numpy                # tests: torch.load reads our .pt files; bench baseline
+  clang libclang-rt-14-dev                   # libFuzzer targets
+)
+
+if [[ "${SKIP_APT:-0}" != 1 ]]; then
+  SUDO=""
+  if [[ $(id -u) != 0 ]]; then SUDO=sudo; fi
+  missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if (( ${#missing[@]} )); then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+BUILD_DIR="${BUILD_DIR:-build}"
+FUZZ=OFF
+if command -v clang++ >/dev/null 2>&1; then FUZZ=ON; fi
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOMFY_BUILD_FUZZ="$FUZZ" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+
+# The CLIP BPE vocabulary is not committed: install it from ../shared into the build's share folder.
+if [[ -d ../shared/tokenizers/sd1 ]]; then
+  mkdir -p "$BUILD_DIR/share/comfy-native/tokenizers"
+  cp -r ../shared/tokenizers/sd1 "$BUILD_DIR/share/comfy-native/tokenizers/"
+fi

@@ -1,0 +1,221 @@
+#include "comfy/io/safetensors.hpp"
+
+#include <ATen/ATen.h>
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "comfy/core/error.hpp"
+#include "comfy/io/files.hpp"
+
+namespace fs = std::filesystem;
+
+namespace comfy::io {
+
+namespace {
+constexpr uint64_t kMaxHeader = 100u << 20;  // 100 MB, like the reference implementation
+
+size_t dtype_size(const std::string& d) {
+  if (d == "F64" || d == "I64" || d == "U64") return 8;
+  if (d == "F32" || d == "I32" || d == "U32") return 4;
+  if (d == "F16" || d == "BF16" || d == "I16" || d == "U16") return 2;
+  if (d == "I8" || d == "U8" || d == "BOOL" || d == "F8_E4M3" || d == "F8_E5M2") return 1;
+  return 0;
+}
+}  // namespace
+
+std::string dtype_name(c10::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "F32";
+    case at::kHalf: return "F16";
+    case at::kBFloat16: return "BF16";
+    case at::kDouble: return "F64";
+    case at::kLong: return "I64";
+    case at::kInt: return "I32";
+    case at::kShort: return "I16";
+    case at::kChar: return "I8";
+    case at::kByte: return "U8";
+    case at::kBool: return "BOOL";
+    default: throw Error("execution_error", std::string("dtype not storable in safetensors: ") + c10::toString(t));
+  }
+}
+
+c10::ScalarType dtype_from_name(const std::string& s) {
+  if (s == "F32") return at::kFloat;
+  if (s == "F16") return at::kHalf;
+  if (s == "BF16") return at::kBFloat16;
+  if (s == "F64") return at::kDouble;
+  if (s == "I64") return at::kLong;
+  if (s == "I32") return at::kInt;
+  if (s == "I16") return at::kShort;
+  if (s == "I8") return at::kChar;
+  if (s == "U8") return at::kByte;
+  if (s == "BOOL") return at::kBool;
+  throw Error("execution_error", "unsupported safetensors dtype " + s);
+}
+
+SafeTensors::~SafeTensors() {
+  if (mapped_ && data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+std::shared_ptr<SafeTensors> SafeTensors::open(const fs::path& path) {
+  auto st = std::shared_ptr<SafeTensors>(new SafeTensors());
+  st->path_ = path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error("execution_error", "cannot open safetensors file " + path.string() + ": " + std::strerror(errno));
+  struct stat sb {};
+  if (::fstat(fd, &sb) != 0) {
+    ::close(fd);
+    throw Error("execution_error", "cannot stat " + path.string());
+  }
+  st->size_ = size_t(sb.st_size);
+  if (st->size_ < 8) {
+    ::close(fd);
+    throw Error("execution_error", "safetensors file " + path.string() + " is truncated (" +
+                                       std::to_string(st->size_) + " bytes, no header)");
+  }
+  void* p = ::mmap(nullptr, st->size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) throw Error("execution_error", "cannot mmap " + path.string());
+  st->data_ = static_cast<const uint8_t*>(p);
+  st->mapped_ = true;
+  st->parse();
+  return st;
+}
+
+std::shared_ptr<SafeTensors> SafeTensors::from_bytes(const std::string& bytes, const std::string& name) {
+  auto st = std::shared_ptr<SafeTensors>(new SafeTensors());
+  st->path_ = name;
+  st->owned_ = bytes;
+  st->data_ = reinterpret_cast<const uint8_t*>(st->owned_.data());
+  st->size_ = st->owned_.size();
+  if (st->size_ < 8) throw Error("execution_error", "safetensors data " + name + " is truncated (no header)");
+  st->parse();
+  return st;
+}
+
+void SafeTensors::parse() {
+  const std::string where = "safetensors file " + path_.string();
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | data_[i];
+  if (n > kMaxHeader) throw Error("execution_error", where + ": header length " + std::to_string(n) + " is too large");
+  if (8 + n > size_)
+    throw Error("execution_error", where + " is truncated: header needs " + std::to_string(n) + " bytes, file has " +
+                                       std::to_string(size_ - 8));
+  data_offset_ = size_t(8 + n);
+  nlohmann::json h;
+  try {
+    h = nlohmann::json::parse(reinterpret_cast<const char*>(data_ + 8), reinterpret_cast<const char*>(data_ + 8 + n));
+  } catch (const std::exception& e) {
+    throw Error("execution_error", where + ": header is not valid JSON (" + e.what() + ")");
+  }
+  if (!h.is_object()) throw Error("execution_error", where + ": header is not a JSON object");
+  const uint64_t data_size = size_ - data_offset_;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto& [name, v] : h.items()) {
+    if (name == "__metadata__") {
+      if (!v.is_object()) throw Error("execution_error", where + ": __metadata__ is not an object");
+      for (auto& [k, s] : v.items()) {
+        if (!s.is_string()) throw Error("execution_error", where + ": metadata '" + k + "' is not a string");
+        metadata_[k] = s.get<std::string>();
+      }
+      continue;
+    }
+    auto bad = [&](const std::string& why) { return Error("execution_error", where + ", tensor '" + name + "': " + why); };
+    if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      throw bad("needs dtype, shape and data_offsets");
+    TensorInfo ti;
+    if (!v["dtype"].is_string()) throw bad("dtype is not a string");
+    ti.dtype = v["dtype"].get<std::string>();
+    size_t es = dtype_size(ti.dtype);
+    if (es == 0) throw bad("unknown dtype " + ti.dtype);
+    if (!v["shape"].is_array()) throw bad("shape is not an array");
+    unsigned __int128 count = 1;
+    for (auto& d : v["shape"]) {
+      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0)) throw bad("shape entries must be non-negative integers");
+      uint64_t x = d.get<uint64_t>();
+      count *= x;
+      if (count > (unsigned __int128)(uint64_t(1) << 62)) throw bad("shape is absurdly large");
+      ti.shape.push_back(int64_t(x));
+    }
+    auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      throw bad("data_offsets must be two non-negative integers");
+    ti.begin = off[0].get<uint64_t>();
+    ti.end = off[1].get<uint64_t>();
+    if (ti.end < ti.begin) throw bad("data_offsets end before they begin");
+    if (ti.end > data_size)
+      throw bad("data ends at " + std::to_string(ti.end) + " but the file holds only " + std::to_string(data_size) +
+                " data bytes (truncated file?)");
+    if ((unsigned __int128)(ti.end - ti.begin) != count * es)
+      throw bad("byte length " + std::to_string(ti.end - ti.begin) + " does not match shape x dtype (" +
+                std::to_string(uint64_t(count * es)) + ")");
+    ranges.emplace_back(ti.begin, ti.end);
+    infos_.emplace(name, std::move(ti));
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) throw Error("execution_error", where + ": tensor data ranges overlap");
+}
+
+const TensorInfo& SafeTensors::info(const std::string& name) const {
+  auto it = infos_.find(name);
+  if (it == infos_.end()) throw Error("execution_error", "tensor '" + name + "' not found in " + path_.string());
+  return it->second;
+}
+
+std::vector<std::string> SafeTensors::names() const {
+  std::vector<std::string> v;
+  for (auto& [k, _] : infos_) v.push_back(k);
+  return v;
+}
+
+at::Tensor SafeTensors::get(const std::string& name) const {
+  const auto& ti = info(name);
+  auto dt = dtype_from_name(ti.dtype);
+  void* ptr = const_cast<uint8_t*>(data_ + data_offset_ + ti.begin);
+  // Keep this object alive for as long as any view exists.
+  auto holder = new std::shared_ptr<const SafeTensors>(shared_from_this());
+  return at::from_blob(ptr, ti.shape, [holder](void*) { delete holder; }, at::TensorOptions().dtype(dt));
+}
+
+at::Tensor SafeTensors::get(const std::string& name, c10::ScalarType dtype) const {
+  auto t = get(name);
+  return t.scalar_type() == dtype ? t : t.to(dtype);
+}
+
+std::string safetensors_bytes(const std::map<std::string, at::Tensor>& tensors,
+                              const std::map<std::string, std::string>& metadata) {
+  nlohmann::json h = nlohmann::json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
+  std::vector<at::Tensor> conts;
+  uint64_t off = 0;
+  for (auto& [name, t] : tensors) {
+    auto c = t.detach().to(at::kCPU).contiguous();
+    uint64_t nbytes = uint64_t(c.numel()) * c.element_size();
+    h[name] = {{"dtype", dtype_name(c.scalar_type())}, {"shape", c.sizes().vec()}, {"data_offsets", {off, off + nbytes}}};
+    off += nbytes;
+    conts.push_back(c);
+  }
+  std::string hs = h.dump();
+  while ((8 + hs.size()) % 8) hs.push_back(' ');
+  std::string out;
+  out.reserve(8 + hs.size() + off);
+  uint64_t n = hs.size();
+  for (int i = 0; i < 8; ++i) out.push_back(char((n >> (8 * i)) & 0xff));
+  out += hs;
+  for (auto& c : conts) out.append(static_cast<const char*>(c.data_ptr()), size_t(c.numel()) * c.element_size());
+  return out;
+}
+
+void save_safetensors(const fs::path& path, const std::map<std::string, at::Tensor>& tensors,
+                      const std::map<std::string, std::string>& metadata, bool overwrite) {
+  write_file_atomic(path, safetensors_bytes(tensors, metadata), overwrite);
+}
+
+}  // namespace comfy::io
