@@ -1,5 +1,7 @@
 #include "test_util.hpp"
 
+#include "comfy/build_config.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@ fs::path golden_root() {
   return fs::path(COMFY_DEFAULT_GOLDEN_DIR);
 }
 fs::path shared_dir() { return fs::path(COMFY_SHARED_DIR); }
-fs::path source_dir() { return fs::path(COMFY_SOURCE_DIR); }
+fs::path source_dir() { return fs::path(comfy::build_config::kSourceDir); }
 fs::path cli_path() { return fs::path(COMFY_CLI_PATH); }
 
 std::shared_ptr<io::SafeTensors> golden_file(const std::string& rel) {

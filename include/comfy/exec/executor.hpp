@@ -1,0 +1,44 @@
+#pragma once
+// Runs a validated prompt (workflow-execution.md section 8): only nodes feeding the outputs, in
+// dependency order, each once; results cached by their input signature across runs.
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comfy/core/node.hpp"
+#include "comfy/graph/workflow.hpp"
+
+namespace comfy {
+
+struct ExecutionStats {
+  int64_t executed = 0;  // node functions actually called
+  int64_t cached = 0;    // nodes whose result came from the cache
+};
+
+struct ExecutionResult {
+  bool ok = false;
+  nlohmann::json ui_outputs = nlohmann::json::object();  // {node_id: ui payload}
+  std::map<std::string, std::vector<Value>> outputs;    // every executed node's outputs (by id)
+  ExecutionStats stats;
+};
+
+class Executor {
+ public:
+  Executor(const Registry& reg, RuntimeConfig cfg, EventSink events = {});
+  ~Executor();
+  // Throws comfy::Error (type "execution_error", node id / class / input filled) when a node fails;
+  // everything executed before stays in the cache.
+  ExecutionResult execute(const Prompt& prompt, const std::vector<std::string>& outputs,
+                          const nlohmann::json& extra_pnginfo = nullptr);
+  const ExecutionStats& lifetime_stats() const;
+  const RuntimeConfig& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace comfy
