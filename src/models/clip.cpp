@@ -233,15 +233,11 @@ Sd1ClipEncoder::Encoded Sd1ClipEncoder::encode_token_weights(const std::vector<T
       // z = (z - z_empty) * w + z_empty where w != 1 (w rounded to float32, as a Python scalar is)
       at::Tensor z_empty = z_all[-1];
       const auto& ch = chunks[k];
-      std::vector<float> w(ch.size());
-      std::vector<uint8_t> changed(ch.size());
-      for (size_t j = 0; j < ch.size(); ++j) {
-        w[j] = static_cast<float>(ch[j].weight);
-        changed[j] = ch[j].weight != 1.0;
-      }
-      auto opts = at::TensorOptions().device(z.device());
-      at::Tensor wt = at::tensor(w, at::kFloat).to(opts.device()).unsqueeze(1);         // [T, 1]
-      at::Tensor mask = at::tensor(changed, at::kBool).to(opts.device()).unsqueeze(1);  // [T, 1]
+      std::vector<double> w(ch.size());
+      for (size_t j = 0; j < ch.size(); ++j) w[j] = ch[j].weight;
+      at::Tensor wd = at::tensor(w, at::kDouble).unsqueeze(1);       // [T, 1]
+      at::Tensor mask = wd.ne(1.0).to(z.device());                   // compared in double, as Python does
+      at::Tensor wt = wd.to(at::kFloat).to(z.device());
       z = at::where(mask, (z - z_empty) * wt + z_empty, z);
     }
     parts.push_back(z.unsqueeze(0));
