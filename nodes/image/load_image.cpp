@@ -7,7 +7,7 @@
 #include "comfy/core/node.hpp"
 #include "comfy/io/files.hpp"
 #include "comfy/io/image.hpp"
-#include "comfy/io/sha256.hpp"
+#include "comfy/io/hash.hpp"
 
 namespace fs = std::filesystem;
 

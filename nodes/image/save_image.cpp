@@ -6,7 +6,7 @@
 #include "comfy/core/node.hpp"
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/png.hpp"
-#include "comfy/io/pyjson.hpp"
+#include "comfy/io/python_json.hpp"
 
 namespace comfy {
 
@@ -26,14 +26,14 @@ NodeOutput save_images(const at::Tensor& images, const std::string& prefix, cons
                        const char* type, int compression, const ExecContext& ctx) {
   if (images.dim() != 4 || (images.size(3) != 3 && images.size(3) != 4))
     fail("images", "expected an IMAGE [B, H, W, 3|4]");
-  auto where = io::next_output_path(dir, prefix, images.size(2), images.size(1));
+  auto where = io::resolve_output_target(dir, prefix, images.size(2), images.size(1));
   const auto text = png_metadata(ctx);
   nlohmann::json list = nlohmann::json::array();
   for (int64_t i = 0; i < images.size(0); ++i) {
     const auto bytes = io::encode_png(images[i], text, compression);
-    const auto file = io::write_next_output(where, i, ".png", bytes);
-    list.push_back({{"filename", file}, {"subfolder", where.subfolder}, {"type", type}});
-    ctx.emit("output_written", {{"path", (where.folder / file).string()}, {"type", type}});
+    const auto file = io::write_output_file(where, "png", bytes, i);
+    list.push_back(file.ui(type));
+    ctx.emit("output_written", {{"path", file.path.string()}, {"type", type}});
   }
   NodeOutput out;
   out.ui = {{"images", list}};

@@ -11,9 +11,9 @@
 #include "comfy/io/files.hpp"
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/png.hpp"
-#include "comfy/io/pyjson.hpp"
+#include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
-#include "comfy/io/sha256.hpp"
+#include "comfy/io/hash.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -174,27 +174,13 @@ TEST(PreviewImage, WritesTempFilesWithRandomPrefix) {
   EXPECT_FALSE(fs::exists(tmp.path / "output"));
 }
 
-TEST(OutputNames, EditorTokensDateAndNodeWidgets) {
+TEST(OutputNames, ServerTokensUseLocalTime) {
   std::tm tm{};
   tm.tm_year = 2026 - 1900; tm.tm_mon = 0; tm.tm_mday = 5; tm.tm_hour = 7; tm.tm_min = 3; tm.tm_sec = 9;
   tm.tm_isdst = -1;
   const std::time_t t = std::mktime(&tm);
-  auto widget = [](const std::string& node, const std::string& w) -> std::optional<std::string> {
-    if (node == "Empty Latent Image" && w == "width") return std::string("512");
-    if (node == "Loader" && w == "ckpt_name") return std::string("sd/v1:5*.safetensors");
-    return std::nullopt;
-  };
-  EXPECT_EQ(io::substitute_editor_tokens("%date:yyyy-MM-dd%/img", widget, t), "2026-01-05/img");
-  EXPECT_EQ(io::substitute_editor_tokens("%date:yy.M.d h:mm:ss yyy%", widget, t), "26.1.5 7:03:09 yyy");
-  EXPECT_EQ(io::substitute_editor_tokens("w%Empty Latent Image.width%_%Loader.ckpt_name%", widget, t),
-            "w512_sd_v1_5_.safetensors");
-  EXPECT_EQ(io::substitute_editor_tokens("%Nope.x%_%width%_%a.b.c%", widget, t), "%Nope.x%_%width%_%a.b.c%");
-  // server tokens (step B) on the same fixed time
-  test::TempDir tmp;
-  auto p = io::next_output_path(tmp.path, "%year%/%month%%day%-%hour%%minute%%second%", 0, 0, t);
-  EXPECT_EQ(p.subfolder, "2026");
-  EXPECT_EQ(p.name, "0105-070309");
-  EXPECT_EQ(p.counter, 1);
+  EXPECT_EQ(io::expand_prefix_tokens("%year%/%month%%day%-%hour%%minute%%second%", 0, 0, t), "2026/0105-070309");
+  EXPECT_EQ(io::expand_prefix_tokens("%date:yyyy-MM-dd%/img", 0, 0, t), "2026-01-05/img");
 }
 
 TEST(LoadImage, AlphaBecomesInvertedMaskAndMissingFilesFailValidation) {
