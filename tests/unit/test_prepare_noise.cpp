@@ -85,6 +85,9 @@ TEST(PrepareNoise, IncrementalOverflowFailsLikeTheReference) {
 TEST(PrepareNoise, UnknownBatchSeedModeIsRejected) {
   EXPECT_THROW(inspire_prepare_noise(at::zeros({1, 4, 2, 2}), 1, std::nullopt, NoiseDevice::CPU, "random", 0, 0, "linear"),
                Error);
+  EXPECT_THROW(inspire_prepare_noise(at::zeros({2, 4, 2, 2}), 1, std::nullopt, NoiseDevice::CPU, "variation str inc",
+                                     0, 0, "linear"),
+               Error);
 }
 
 // "variation str inc:0.05": the same base noise for every item, strength + 0.05 * i.
