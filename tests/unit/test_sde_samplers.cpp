@@ -175,3 +175,17 @@ TEST(SdeSamplers, DpmSolversRejectAScheduleWithoutAPositiveMinimum) {
     EXPECT_ANY_THROW(get_sampler(name).fn(run)) << name;
   }
 }
+
+// Samplers that build default_noise_sampler fail like the reference for seed 2^64-1 on the CPU
+// (seed + 1 overflows); the ones that never build one do not.
+TEST(SdeSamplers, SeedMaxFailsOnlyWhereADefaultNoiseSamplerIsBuilt) {
+  const auto sig = schedule(4);
+  for (const char* name : {"er_sde", "dpm_fast", "dpm_adaptive", "euler_cfg_pp", "sa_solver", "res_multistep"}) {
+    at::manual_seed(1);
+    EXPECT_ANY_THROW(run_sampler(name, sig, 18446744073709551615ull)) << name;
+  }
+  for (const char* name : {"gradient_estimation", "dpmpp_2m_cfg_pp", "dpmpp_sde", "dpmpp_3m_sde"}) {
+    at::manual_seed(1);
+    EXPECT_NO_THROW(run_sampler(name, sig, 18446744073709551615ull)) << name;
+  }
+}
