@@ -266,3 +266,37 @@ TEST_P(PromptWeightingGolden, TokenizeAndEncodeMatchComfyUI) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, PromptWeightingGolden, ::testing::ValuesIn(case_ids("prompt_weighting")), NameById());
+
+// ---------------------------------------------------------------- the same on CUDA (GPU machines only)
+// Weights and activations on the GPU, fp32; GPU kernels may differ from CPU by more than the CPU
+// tolerance, so this uses 1e-4 (relative and absolute).
+TEST(ClipGoldenCuda, PromptWeightingCasesMatchOnCuda) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  auto st = io::SafeTensors::open(nets_dir() / "tiny-sd15.safetensors");
+  RuntimeConfig cfg;
+  cfg.device = c10::Device(c10::kCUDA, 0);
+  cfg.tokenizer_dir = vocab_dir();
+  cfg.models_dirs = {};
+  auto clip = load_sd1_clip(st, "cond_stage_model.transformer.", cfg);
+  auto enc = std::dynamic_pointer_cast<Sd1ClipEncoder>(clip->encoder);
+  ASSERT_TRUE(enc);
+  EXPECT_TRUE(enc->model().device().is_cuda());
+  const json tol{{"rtol", 1e-4}, {"atol", 1e-4}};
+  int n = 0;
+  for (const auto& id : case_ids("prompt_weighting")) {
+    const json& c = find_case(id);
+    if (!c["embedding_slots"].empty()) continue;  // the embeddings folder is not configured here
+    auto gst = test::golden_file("nets/" + c["file"].get<std::string>());
+    for (int64_t layer : {-1, -2}) {
+      auto entries = enc->encode(c["text"].get<std::string>(), layer);
+      ASSERT_EQ(entries.size(), 1u);
+      const std::string suffix = layer == -1 ? "_last" : "_penultimate";
+      EXPECT_EQ(test::check_close(entries[0].cross_attn, gst->get(c["outputs"]["cond" + suffix].get<std::string>()), tol), "")
+          << id << suffix;
+      EXPECT_EQ(test::check_close(*entries[0].pooled_output, gst->get(c["outputs"]["pooled" + suffix].get<std::string>()), tol), "")
+          << id << suffix;
+    }
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+}
