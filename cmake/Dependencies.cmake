@@ -24,8 +24,11 @@ set_target_properties(utf8proc::utf8proc PROPERTIES IMPORTED_LOCATION ${UTF8PROC
                       INTERFACE_INCLUDE_DIRECTORIES ${UTF8PROC_INCLUDE_DIR})
 
 add_library(comfy_deps INTERFACE)
+# libstdc++ first: PyTorch's pip wheels export their own (partial) copies of std::filesystem symbols
+# from libtorch.so; listing libstdc++ before libtorch makes the dynamic linker bind to the real ones
+# (std::filesystem::remove_all jumped to address 0 otherwise).
 # TORCH_LIBRARIES carries the right CXX11 ABI flag and CUDA libs when present.
-target_link_libraries(comfy_deps INTERFACE ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json spdlog::spdlog
+target_link_libraries(comfy_deps INTERFACE stdc++ ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json spdlog::spdlog
                       cxxopts::cxxopts utf8proc::utf8proc PNG::PNG JPEG::JPEG ZLIB::ZLIB Threads::Threads)
 target_compile_options(comfy_deps INTERFACE ${TORCH_CXX_FLAGS})
 if(TORCH_CUDA_LIBRARIES OR CUDA_FOUND OR TARGET torch_cuda)
