@@ -204,3 +204,11 @@ TEST(ClipBpe, CleanUpMatchesTransformersBasicTokenizer) {
   // NFC: e + combining acute becomes one letter
   EXPECT_EQ(ClipBpe::pre_tokenize("cafe\xCC\x81"), (std::vector<std::string>{"caf\xC3\xA9"}));
 }
+
+TEST(ClipBpe, SpecialTokensInTheTextAreSplitOffFirst) {
+  TinyVocab v;
+  EXPECT_EQ(v.bpe->encode("a<|endoftext|>b"), (std::vector<int64_t>{320, 49407, 321}));
+  EXPECT_EQ(v.bpe->encode("<|startoftext|>, a"), (std::vector<int64_t>{49406, 267, 320}));
+  // lower-cased by the clean-up, then matched by the CLIP regex as the special token
+  EXPECT_EQ(v.bpe->encode("a <|ENDOFTEXT|>"), (std::vector<int64_t>{320, 49407}));
+}
