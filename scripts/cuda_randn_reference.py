@@ -12,15 +12,20 @@ import torch
 from safetensors.torch import save_file
 
 out = sys.argv[1]
-shapes = [(3, 4), (1, 4, 8, 8), (2, 4, 8, 8), (3, 4, 8, 8), (2, 4, 13, 7), (1, 4, 64, 64), (2, 4, 64, 64),
-          (1, 4, 96, 96), (1, 4, 128, 128), (4, 4, 64, 64), (1, 16, 128, 128), (5,), (1000003,)]
+small = [(3, 4), (5,), (1, 4, 8, 8), (2, 4, 8, 8), (3, 4, 8, 8), (2, 4, 13, 7), (1, 4, 64, 64)]
+big = [(2, 4, 64, 64), (1, 4, 96, 96), (1, 4, 128, 128), (4, 4, 64, 64), (1, 16, 128, 128), (1000003,)]
 seeds = [0, 1, 7, 42, 1234, 4294967301, 18446744073709551615]
 tensors = {}
 for seed in seeds:
-    for shape in shapes:
+    for shape in small + (big if seed in (0, 42, 18446744073709551615) else []):
         g = torch.Generator(device="cuda").manual_seed(seed)
         t = torch.randn(shape, generator=g, device="cuda", dtype=torch.float32)
-        tensors["randn.%d.%s" % (seed, "x".join(map(str, shape)))] = t.cpu().contiguous()
+        t = t.cpu().contiguous()
+        if t.numel() > 300000:  # keep the file small: head, a middle window and the tail
+            f = t.flatten()
+            m = f.numel() // 2
+            t = torch.cat([f[:4096], f[m:m + 4096], f[-4096:]])
+        tensors["randn.%d.%s" % (seed, "x".join(map(str, shape)))] = t
     # the global-generator path used by Inspire's GPU mode: torch.cuda.manual_seed + randn
     torch.cuda.manual_seed(seed)
     t = torch.randn((2, 4, 8, 8), device="cuda")

@@ -34,7 +34,9 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
   const TensorMap* clip_w = nullptr;
   if (clip && s_clip != 0.0) {
     clip_w = clip->encoder ? clip->encoder->lora_weights() : nullptr;
-    if (!clip_w) fail("clip", "this CLIP text encoder cannot take LoRA weights");
+    if (!clip_w)
+      fail("clip", "this CLIP text encoder cannot take LoRA weights yet; set strength_clip to 0 or use "
+                   "LoraLoaderModelOnly");
   }
   LoraMerge merged;
   try {

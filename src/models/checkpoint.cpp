@@ -10,10 +10,6 @@
 
 namespace comfy {
 
-// Written by the CLIP helper (models/clip.cpp). Declared weak so this file links before that lands.
-extern std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
-                                           const RuntimeConfig& cfg) __attribute__((weak));
-
 namespace {
 std::string shape_str(at::IntArrayRef s) {
   std::string r = "[";
@@ -96,8 +92,6 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, const Runtim
   out.model = model;
 
   if (want_clip && has_prefix(*st, "cond_stage_model.transformer.")) {
-    if (!load_sd1_clip)
-      throw Error("execution_error", "checkpoint " + fname + ": the CLIP text encoder is not built into this binary yet");
     out.clip = load_sd1_clip(st, "cond_stage_model.transformer.", cfg);
   }
   if (want_vae && has_prefix(*st, "first_stage_model.")) out.vae = load_vae(st, "first_stage_model.", cfg);
