@@ -1,6 +1,8 @@
 #include "models/blocks.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #if defined(COMFY_HAVE_SDPA) || __has_include(<ATen/ops/scaled_dot_product_attention.h>)
 #define COMFY_USE_SDPA 1
@@ -31,6 +33,17 @@ LayerNorm::LayerNorm(WeightSource& w, const std::string& p, int64_t dim, double 
   bias = w.get(p + "bias", {dim});
 }
 
+namespace {
+// COMFY_ATTENTION=plain forces the plain kernel where SDPA exists (benchmarks, debugging).
+bool force_plain_attention() {
+  static const bool plain = [] {
+    const char* e = std::getenv("COMFY_ATTENTION");
+    return e && std::string(e) == "plain";
+  }();
+  return plain;
+}
+}  // namespace
+
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads) {
   const int64_t B = q.size(0), N = q.size(1), M = k.size(1), C = q.size(2), D = C / heads;
   // [B, N, H*D] -> [B, H, N, D]
@@ -38,8 +51,12 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   auto kh = k.view({B, M, heads, D}).transpose(1, 2);
   auto vh = v.view({B, M, heads, D}).transpose(1, 2);
 #ifdef COMFY_USE_SDPA
-  auto out = at::scaled_dot_product_attention(qh, kh, vh);  // [B, H, N, D]
-#else
+  if (!force_plain_attention()) {
+    auto out = at::scaled_dot_product_attention(qh, kh, vh);  // [B, H, N, D]
+    return out.transpose(1, 2).reshape({B, N, C});
+  }
+#endif
+  {
   const double scale = 1.0 / std::sqrt(double(D));
   const bool upcast = q.scalar_type() != at::kFloat && q.scalar_type() != at::kDouble;
   auto q3 = qh.reshape({B * heads, N, D});
@@ -57,8 +74,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     parts.push_back(at::bmm(sim, v3.slice(0, s, e)));  // [c, N, D]
   }
   auto out = (parts.size() == 1 ? parts[0] : at::cat(parts, 0)).view({B, heads, N, D});
-#endif
   return out.transpose(1, 2).reshape({B, N, C});  // [B, N, H*D]
+  }
 }
 
 at::Tensor timestep_embedding(const at::Tensor& t, int64_t dim) {
