@@ -16,7 +16,7 @@ class ShapeRecorder : public WeightSource {
   explicit ShapeRecorder(std::string prefix, c10::ScalarType dtype) : prefix_(std::move(prefix)), dtype_(dtype) {}
   at::Tensor get(const std::string& name, std::vector<int64_t> shape) override {
     decls[prefix_ + name] = {dtype_, shape};
-    return at::empty(shape, at::TensorOptions().device(at::kMeta));
+    return taken_[name] = at::empty(shape, at::TensorOptions().device(at::kMeta));
   }
   bool has(const std::string&) const override { return false; }
   std::map<std::string, io::TensorDecl> decls;

@@ -13,6 +13,7 @@
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/checkpoint.hpp"
 #include "comfy/models/lora.hpp"
+#include "comfy/models/random_checkpoint.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
 #include "test_util.hpp"
@@ -332,4 +333,25 @@ TEST(VAEEncode, NodeCropsToMultiplesOfEightAndReturnsTheMean) {
   auto out = run_node("VAEEncode", {{"pixels", Value(img)}, {"vae", ck.values[2]}}, md.cfg).values[0].as<Latent>();
   // The tiny VAE's true factor is 2: 16x24 pixels -> 8x12 latent.
   EXPECT_EQ(out->samples.sizes(), (std::vector<int64_t>{1, 4, 8, 12}));
+}
+
+TEST(MakeCheckpoint, TinyRandomCheckpointLoadsThroughCheckpointLoaderSimple) {
+  ModelsDir md;
+  RandomCheckpointOptions opt;
+  opt.tiny = true;
+  const size_t n = write_random_checkpoint(md.td.path / "models/checkpoints/rnd.safetensors", opt);
+  // Same key set as the tiny golden checkpoint (UNet + CLIP + VAE in the SD1.5 layout).
+  auto golden = io::SafeTensors::open(tiny_ckpt());
+  auto made = io::SafeTensors::open(md.td.path / "models/checkpoints/rnd.safetensors");
+  EXPECT_EQ(made->names(), golden->names());
+  EXPECT_EQ(n, golden->names().size());
+  for (const auto& k : golden->names()) EXPECT_EQ(made->info(k).shape, golden->info(k).shape) << k;
+  EXPECT_EQ(made->info("model.diffusion_model.out.2.weight").dtype, "F16");
+  auto out = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("rnd.safetensors")}}, md.cfg);
+  auto l = std::make_shared<Latent>();
+  l->samples = at::zeros({1, 4, 4, 4});
+  auto img = run_node("VAEDecode", {{"samples", Value(l)}, {"vae", out.values[2]}}, md.cfg).values[0].as_tensor();
+  EXPECT_EQ(img.sizes(), (std::vector<int64_t>{1, 8, 8, 3}));
+  // Never overwrites.
+  EXPECT_THROW(write_random_checkpoint(md.td.path / "models/checkpoints/rnd.safetensors", opt), Error);
 }
