@@ -30,7 +30,6 @@ void register_checkpoint_loader_simple(Registry& r) {
                 return NodeOutput{{ck.model ? Value(ck.model) : Value(), ck.clip ? Value(ck.clip) : Value(),
                                    ck.vae ? Value(ck.vae) : Value()}};
               }};
-  loaders::validate_model_file(def, "ckpt_name", "checkpoints");
   r.add(std::move(def));
 }
 

@@ -31,16 +31,25 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
     unet = std::dynamic_pointer_cast<const UNetModel>(model->net);
     if (!unet) fail("model", "LoRA needs an SD1.x UNet model; this MODEL is '" + model->family + "'");
   }
+  std::shared_ptr<io::SafeTensors> st;
+  try {
+    st = io::SafeTensors::open(path);
+  } catch (Error& e) {
+    if (e.input_name.empty()) e.at_input("lora_name");
+    throw;
+  }
   const TensorMap* clip_w = nullptr;
   if (clip && s_clip != 0.0) {
     clip_w = clip->encoder ? clip->encoder->lora_weights() : nullptr;
-    if (!clip_w)
-      fail("clip", "this CLIP text encoder cannot take LoRA weights yet; set strength_clip to 0 or use "
-                   "LoraLoaderModelOnly");
+    bool has_te = false;
+    for (const auto& k : st->names())
+      has_te |= k.rfind("lora_te", 0) == 0 || k.rfind("text_encoder.", 0) == 0;
+    if (!clip_w && has_te)
+      fail("clip", "LoRA " + name + " has text-encoder weights, but this CLIP cannot be patched yet; set "
+                   "strength_clip to 0 or use LoraLoaderModelOnly");
   }
   LoraMerge merged;
   try {
-    auto st = io::SafeTensors::open(path);
     merged = merge_lora(*st, unet ? &unet->config() : nullptr, unet ? &unet->weights() : nullptr, s_model, clip_w, s_clip);
   } catch (Error& e) {
     if (e.input_name.empty()) e.at_input("lora_name");
@@ -82,7 +91,6 @@ void register_lora_loader(Registry& r) {
                 auto p = apply(in, ctx, model, clip, sm, sc);
                 return NodeOutput{{Value(p.model), Value(p.clip)}};
               }};
-  loaders::validate_model_file(def, "lora_name", "loras");
   r.add(std::move(def));
 
   NodeSchema m("LoraLoaderModelOnly");
@@ -97,7 +105,6 @@ void register_lora_loader(Registry& r) {
                  if (sm == 0.0) return NodeOutput{{Value(model)}};
                  return NodeOutput{{Value(apply(in, ctx, model, nullptr, sm, 0.0).model)}};
                }};
-  loaders::validate_model_file(mdef, "lora_name", "loras");
   r.add(std::move(mdef));
 }
 

@@ -32,7 +32,6 @@ void register_vae_loader(Registry& r) {
                   throw;
                 }
               }};
-  loaders::validate_model_file(def, "vae_name", "vae");
   r.add(std::move(def));
 }
 

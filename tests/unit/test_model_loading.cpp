@@ -151,10 +151,10 @@ TEST(CheckpointLoaderSimple, MissingFileIsComfyUIsFileNotFoundMessage) {
     EXPECT_EQ(std::string(e.what()), "Model in folder 'checkpoints' with filename 'nope.safetensors' not found.");
     EXPECT_EQ(e.input_name, "ckpt_name");
   }
-  auto* def = Registry::global().find("CheckpointLoaderSimple");
-  ASSERT_TRUE(def->validate);
-  EXPECT_EQ(def->validate("ckpt_name", Value("tiny.safetensors"), md.cfg), "");
-  EXPECT_NE(def->validate("ckpt_name", Value("nope.safetensors"), md.cfg).find("Value not in list"), std::string::npos);
+  // Validation sees the files of the run's folders through the combo's choices.
+  io::set_active_model_folders(md.cfg);
+  auto ch = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
+  EXPECT_EQ(ch, std::vector<std::string>{"tiny.safetensors"});
 }
 
 TEST(CheckpointLoaderSimple, TruncatedCheckpointNamesTheInputAndFile) {
@@ -354,4 +354,16 @@ TEST(MakeCheckpoint, TinyRandomCheckpointLoadsThroughCheckpointLoaderSimple) {
   EXPECT_EQ(img.sizes(), (std::vector<int64_t>{1, 8, 8, 3}));
   // Never overwrites.
   EXPECT_THROW(write_random_checkpoint(md.td.path / "models/checkpoints/rnd.safetensors", opt), Error);
+}
+
+TEST(LoraLoader, UNetOnlyLoraPatchesTheModelAndPassesTheClipThrough) {
+  ModelsDir md;
+  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_lora(2));
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto out = run_node("LoraLoader",
+                      {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("l.safetensors")},
+                       {"strength_model", Value(1.0)}, {"strength_clip", Value(1.0)}},
+                      md.cfg);
+  EXPECT_NE(out.values[0].as_object().get(), ck.values[0].as_object().get());
+  EXPECT_EQ(out.values[1].as_object().get(), ck.values[1].as_object().get());
 }
