@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "comfy/graph/validate.hpp"
+#include "comfy/io/model_folders.hpp"
 
 namespace comfy {
 
@@ -431,6 +432,8 @@ class Validator {
 
 ValidationResult validate_prompt(Prompt& prompt, const Registry& reg, const RuntimeConfig& cfg,
                                  const std::vector<std::string>& partial_targets) {
+  // File combos (ckpt_name, lora_name, ...) list the model folders of this run's configuration.
+  io::set_active_model_folders(cfg);
   return Validator(prompt, reg, cfg).run(partial_targets);
 }
 

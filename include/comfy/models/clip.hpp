@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,13 @@ struct TextEncoder {  // implemented by models/clip.cpp (SD1 CLIP-L) and the bui
   // Encodes a prompt with ComfyUI's syntax into one CONDITIONING entry list.
   // layer_idx: CLIPSetLastLayer's stop_at_clip_layer (-1 = last).
   virtual std::vector<CondEntry> encode(const std::string& text, int64_t layer_idx) = 0;
+  // LoRA support (LoraLoader): the encoder's weights keyed as in the checkpoint below
+  // "cond_stage_model.transformer." ("text_model.encoder.layers.0.mlp.fc1.weight", ...), and a new
+  // encoder sharing every tensor except `replaced`. nullptr / nullptr = the encoder cannot be patched.
+  virtual const std::map<std::string, at::Tensor>* lora_weights() const { return nullptr; }
+  virtual std::shared_ptr<TextEncoder> with_weights(const std::map<std::string, at::Tensor>& /*replaced*/) const {
+    return nullptr;
+  }
 };
 
 struct Clip : Object {
