@@ -16,8 +16,9 @@ if command -v clang++ >/dev/null 2>&1; then
 fi
 
 status=0
-(cd "$BUILD_DIR" && ctest --output-on-failure -j"$(nproc)" --timeout 900) || status=$?
 if [[ -n "$FUZZ_DIR" ]]; then
   (cd "$FUZZ_DIR" && ctest --output-on-failure --timeout 300) || status=$?
 fi
+# The main suite last, so its summary is the closing line.
+(cd "$BUILD_DIR" && ctest --output-on-failure -j"$(nproc)" --timeout 900) || status=$?
 exit $status
