@@ -19,7 +19,7 @@ run() {
   local wf="$1"; shift
   echo "== $wf"
   local t0=$SECONDS
-  "$BIN" run "$wf" --output-directory "$OUT" --input-directory "$ROOT/workflows/input" "$@"
+  "$BIN" run "$wf" --output-dir "$OUT" --input-dir "$ROOT/workflows/input" "$@"
   echo "   ($((SECONDS - t0)) s)"
 }
 
