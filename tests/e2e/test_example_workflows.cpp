@@ -79,3 +79,36 @@ TEST(ExampleWorkflows, EveryEmbeddedExampleRunsAndSavesPngsWithThePrompt) {
       EXPECT_GE(pngs, 1) << name << form;
     }
 }
+
+// The SD1.5 twins run unchanged but for the checkpoint (the tiny golden SD1.5-layout net) and
+// reduced sizes / steps given with --set. (img2img is left out: its 512x512 input makes it slow.)
+TEST(ExampleWorkflows, Sd15ExamplesRunOnTheTinyCheckpoint) {
+  const auto ckpt = test::golden_root() / "nets" / "tiny-sd15.safetensors";
+  ASSERT_TRUE(fs::exists(ckpt)) << ckpt;
+  test::TempDir tmp;
+  fs::create_directories(tmp.path / "models" / "checkpoints");
+  fs::create_symlink(fs::absolute(ckpt), tmp.path / "models" / "checkpoints" / "tiny-sd15.safetensors");
+  for (std::string name : {"txt2img", "seed-sweep", "variation-seeds", "two-pass", "progress"}) {
+    std::vector<std::string> args = {"run", (examples_dir() / "sd15" / (name + ".api.json")).string(),
+                                     "--models-dir", (tmp.path / "models").string(),
+                                     "--output-dir", (tmp.path / "out").string(),
+                                     "--set", "4.ckpt_name=tiny-sd15.safetensors",
+                                     "--set", "5.width=64", "--set", "5.height=64", "--quiet"};
+    if (name == "two-pass") {
+      for (const char* s : {"3.steps=4", "11.steps=4", "3.end_at_step=2", "11.start_at_step=2"}) {
+        args.push_back("--set");
+        args.push_back(s);
+      }
+    } else {
+      args.push_back("--set");
+      args.push_back("3.steps=3");
+    }
+    auto r = test::run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
+  }
+  int pngs = 0;
+  for (auto& e : fs::recursive_directory_iterator(tmp.path / "out")) pngs += e.path().extension() == ".png";
+  // txt2img 1 + seed sweep 4 + variations 4 + two-pass 1 + progress (final 1, progress_latent: 3 steps
+  // at interval 1 plus the final latent since omit_final_latent is false = 4)
+  EXPECT_EQ(pngs, 1 + 4 + 4 + 1 + 1 + 4);
+}
