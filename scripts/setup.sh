@@ -11,6 +11,7 @@ PACKAGES=(
   nlohmann-json3-dev libcxxopts-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libpng-dev libjpeg-dev zlib1g-dev
+  libutf8proc-dev                            # Unicode tables for the CLIP tokenizer
   python3-torch python3-numpy                # tests: torch.load reads our .pt files; bench baseline
   clang libclang-rt-14-dev                   # libFuzzer targets
 )

@@ -11,11 +11,14 @@ NodeDef passthrough(NodeSchema s) {
 }  // namespace
 
 void register_primitive_nodes(Registry& r) {
-  constexpr Int kIntMax = Int(INT64_MAX), kIntMin = Int(INT64_MIN);
-  r.add(passthrough(NodeSchema("PrimitiveInt").display("Int").cat("utils/primitive").module("comfy_extras.nodes_primitive")
-                        .int_("value", 0, kIntMin, kIntMax).output("INT")));
+  // Bounds are Python's +-sys.maxsize; the Int widget has a control_after_generate companion.
+  constexpr Int kIntMax = Int(INT64_MAX), kIntMin = -Int(INT64_MAX);
+  NodeSchema i("PrimitiveInt");
+  i.display("Int").cat("utils/primitive").module("comfy_extras.nodes_primitive").int_("value", 0, kIntMin, kIntMax);
+  i.last().control_after_generate = true;
+  r.add(passthrough(i.output("INT")));
   r.add(passthrough(NodeSchema("PrimitiveFloat").display("Float").cat("utils/primitive").module("comfy_extras.nodes_primitive")
-                        .float_("value", 0.0, -1e300, 1e300).output("FLOAT")));
+                        .float_("value", 0.0, -double(INT64_MAX), double(INT64_MAX)).output("FLOAT")));
   r.add(passthrough(NodeSchema("PrimitiveString").display("String").cat("utils/primitive").module("comfy_extras.nodes_primitive")
                         .string_("value").output("STRING")));
   r.add(passthrough(NodeSchema("PrimitiveStringMultiline").display("String (Multiline)").cat("utils/primitive")

@@ -9,6 +9,14 @@ const Value& NodeInputs::get(const std::string& name) const {
   return it->second;
 }
 
+std::vector<Value> NodeInputs::list(const std::string& name) const {
+  auto it = values.find(name);
+  if (it == values.end()) return {};
+  if (it->second.is_object())
+    if (auto l = std::dynamic_pointer_cast<const ValueList>(it->second.as_object())) return l->items;
+  return {it->second};
+}
+
 const RuntimeConfig& ExecContext::cfg() const {
   static const RuntimeConfig defaults;
   return config ? *config : defaults;

@@ -14,6 +14,16 @@
 
 namespace comfy {
 
+// A list travelling on a link (workflow-execution.md 8.4). A node whose output slot is declared
+// is_list returns its items as one Value holding a ValueList; a node declared input_is_list receives
+// every input as a ValueList (read it with NodeInputs::list). Anything else is a single value.
+struct ValueList : Object {
+  std::vector<Value> items;
+  ValueList() = default;
+  explicit ValueList(std::vector<Value> v) : items(std::move(v)) {}
+  std::string type_name() const override { return "LIST"; }
+};
+
 // The resolved inputs of one node call: constants already coerced to their schema type,
 // links replaced by the upstream output value. Optional inputs that are absent are not present.
 class NodeInputs {
@@ -37,6 +47,8 @@ class NodeInputs {
   std::shared_ptr<const T> obj_opt(const std::string& n) const {
     return has(n) ? obj<T>(n) : nullptr;
   }
+  // INPUT_IS_LIST nodes: the items of a list input (a single value gives a list of one).
+  std::vector<Value> list(const std::string& n) const;
 
  private:
   template <class F>
@@ -54,7 +66,7 @@ struct ExecContext {
   std::string node_id;
   std::string class_type;
   const RuntimeConfig* config = nullptr;
-  const nlohmann::json* prompt = nullptr;         // hidden PROMPT: the validated API prompt
+  const nlohmann::ordered_json* prompt = nullptr; // hidden PROMPT: the validated API prompt (key order kept)
   const nlohmann::json* extra_pnginfo = nullptr;  // hidden EXTRA_PNGINFO: {"workflow": ...} or null
   EventSink events;                                // may be empty
 

@@ -1,11 +1,18 @@
 #pragma once
 // CLIP: tokenizer + text encoder + clip-skip setting (ComfyUI's CLIP object).
+#include <ATen/core/Tensor.h>
+
+#include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "comfy/core/runtime.hpp"
 #include "comfy/core/types.hpp"
+#include "comfy/models/clip_tokenizer.hpp"
+#include "comfy/models/weights.hpp"
 
 namespace comfy {
 namespace io { class SafeTensors; }
@@ -23,8 +30,91 @@ struct Clip : Object {
   std::string type_name() const override { return "CLIP"; }
 };
 
-// SD1.x CLIP-L from a checkpoint (keys under `prefix`, e.g. "cond_stage_model.transformer.").
+// SD1.x CLIP-L from a checkpoint (keys under `prefix`, e.g. "cond_stage_model.transformer."; the
+// "text_model." level is found with or without it, so "" works for a bare text-encoder file).
+// Textual inversions are looked up in <models dir>/embeddings of every cfg.models_dirs entry; the
+// BPE vocabulary is found (lazily, on first use) by ClipBpe::find_sd1_dir.
 std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
                                     const RuntimeConfig& cfg);
+// The same with the embedding folders given (ComfyUI: folder_paths.get_folder_paths("embeddings")).
+std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
+                                    const RuntimeConfig& cfg, std::vector<std::filesystem::path> embedding_dirs);
+
+// ---- the CLIP text transformer (comfy/clip_model.py CLIPTextModel_), hyper-parameters read off the weights
+struct ClipTextConfig {
+  int64_t hidden = 768, heads = 12, layers = 12, intermediate = 3072, vocab = 49408, positions = 77;
+  int64_t eos_token = 49407;
+  double layer_norm_eps = 1e-5;
+  // Widths from the tensor shapes, layer count from the keys (relative to the "text_model." level);
+  // heads = hidden/64 (every released CLIP text model has 64-wide heads), or hidden/16 for widths
+  // below 64 (the tiny test models).
+  static ClipTextConfig detect(const TensorMap& tensors);
+};
+
+class ClipTextModel {
+ public:
+  // Parameters by checkpoint name relative to "text_model." ("embeddings.token_embedding.weight",
+  // "encoder.layers.0.self_attn.q_proj.weight", ...). ComfyUI computes the text encoder in float32
+  // whatever the storage dtype, so `w` should hand out float32 tensors.
+  ClipTextModel(const ClipTextConfig& config, WeightSource& w);
+  // Detects the config and loads float32 weights on `device`; `what` names the source in messages.
+  static std::shared_ptr<ClipTextModel> load(const TensorMap& tensors, c10::Device device, const std::string& what);
+  // A copy whose weights are `replaced` where given (LoRA patching), the rest shared.
+  std::shared_ptr<ClipTextModel> with_weights(const TensorMap& replaced) const;
+
+  struct Output {
+    at::Tensor last;          // [B, T, C] final_layer_norm(last layer)
+    at::Tensor intermediate;  // [B, T, C] layer `intermediate_output` (final LayerNorm applied if asked); undefined if none
+    at::Tensor pooled;        // [B, C] `last` at each row's pooled position
+  };
+  // embeds: [B, T, C] token (or textual-inversion) embeddings, without positions. intermediate_output:
+  // layer index (negative counts from the end) or nullopt. pooled_positions: one index per row.
+  Output forward(const at::Tensor& embeds, std::optional<int64_t> intermediate_output,
+                 bool final_layer_norm_intermediate, const std::vector<int64_t>& pooled_positions) const;
+  at::Tensor embed_tokens(const at::Tensor& ids) const;  // [B, T] int64 -> [B, T, C]
+
+  const ClipTextConfig& config() const { return config_; }
+  c10::Device device() const { return token_embedding_.device(); }
+  const TensorMap& weights() const { return weights_; }  // every parameter by relative key
+  // Optional activation hook: called with "embeddings" and "encoder.layers.N" (raw residual stream).
+  ActivationHook hook;
+
+ private:
+  struct Layer {
+    at::Tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, out_w, out_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
+  };
+  ClipTextConfig config_;
+  at::Tensor token_embedding_, position_embedding_, final_ln_w_, final_ln_b_;
+  std::vector<Layer> layers_;
+  TensorMap weights_;
+};
+
+// ComfyUI's SD1 CLIP (SD1Tokenizer + SDClipModel + ClipTokenWeightEncoder) as one TextEncoder.
+class Sd1ClipEncoder : public TextEncoder {
+ public:
+  struct Encoded {
+    at::Tensor cond;    // [1, 77 * chunks, C] float32, CPU
+    at::Tensor pooled;  // [1, C] float32, CPU
+  };
+  // bpe may be null: it is then found from cfg on first use. embedding_dirs: nullopt turns the
+  // "embedding:" syntax off (plain text), as ComfyUI does without an embedding directory.
+  Sd1ClipEncoder(std::shared_ptr<const ClipTextModel> model, std::shared_ptr<const ClipBpe> bpe,
+                 std::optional<std::vector<std::filesystem::path>> embedding_dirs, RuntimeConfig cfg = {});
+
+  std::vector<TokenChunk> tokenize(const std::string& text);
+  // encode_token_weights with CLIPSetLastLayer's layer_idx (-1 = last).
+  Encoded encode_token_weights(const std::vector<TokenChunk>& chunks, int64_t layer_idx) const;
+  std::vector<CondEntry> encode(const std::string& text, int64_t layer_idx) override;
+
+  const ClipTextModel& model() const { return *model_; }
+
+ private:
+  const Sd1Tokenizer& tokenizer();
+  std::shared_ptr<const ClipTextModel> model_;
+  std::shared_ptr<const ClipBpe> bpe_;
+  std::optional<std::vector<std::filesystem::path>> embedding_dirs_;
+  RuntimeConfig cfg_;
+  std::unique_ptr<Sd1Tokenizer> tokenizer_;
+};
 
 }  // namespace comfy

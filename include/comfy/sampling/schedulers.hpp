@@ -18,5 +18,14 @@ at::Tensor calculate_sigmas(const ModelSampling& ms, const std::string& schedule
 // penultimate-sigma discard for dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2 (S4.2). f32 CPU 1-D.
 at::Tensor impact_calculate_sigmas(const ModelSampling& ms, const std::string& sampler,
                                    const std::string& scheduler, int64_t steps);
+// dpm_2, dpm_2_ancestral, uni_pc, uni_pc_bh2: schedule for steps + 1, second-to-last sigma dropped.
+bool discards_penultimate_sigma(const std::string& sampler);
+
+// The table schedulers as their ComfyUI nodes compute them (S5), with the nodes' denoise handling
+// (denoise <= 0: empty; < 1: last round(steps*denoise)+1 values). model_type: "SD1" | "SDXL" | "SVD"
+// (AYS), "FLUX" | "Wan" | "Chroma" (OSS); GITS carries the coeff 1.20 table only.
+at::Tensor ays_sigmas(const std::string& model_type, int64_t steps, double denoise = 1.0);
+at::Tensor gits_sigmas(double coeff, int64_t steps, double denoise = 1.0);
+at::Tensor oss_sigmas(const std::string& model_type, int64_t steps, double denoise = 1.0);
 
 }  // namespace comfy

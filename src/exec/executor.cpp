@@ -1,0 +1,513 @@
+// The executor (workflow-execution.md section 8): which nodes run, in what order, with which inputs,
+// what is reused from earlier runs, and the events a client sees. Every walk over the graph is
+// iterative so that arbitrarily long chains cannot overflow the stack.
+#include "comfy/exec/executor.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "comfy/io/hash.hpp"
+
+namespace comfy {
+
+namespace {
+
+using ojson = nlohmann::ordered_json;
+using json = nlohmann::json;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string new_prompt_id() {  // a UUID4-shaped random id
+  static std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string s;
+  for (int i = 0; i < 32; ++i) {
+    if (i == 8 || i == 12 || i == 16 || i == 20) s.push_back('-');
+    int v = int(rng() & 15);
+    if (i == 12) v = 4;
+    if (i == 16) v = 8 | (v & 3);
+    s.push_back(hex[v]);
+  }
+  return s;
+}
+
+const ojson& inputs_of(const ojson& node) {
+  static const ojson kEmpty = ojson::object();
+  auto it = node.find("inputs");
+  return it != node.end() && it->is_object() ? *it : kEmpty;
+}
+
+// A link's source id as a string (numeric first elements are accepted as their decimal text).
+std::string link_source(const ojson& v) { return v[0].is_string() ? v[0].get<std::string>() : v[0].dump(); }
+int64_t link_slot(const ojson& v) { return v[1].get<int64_t>(); }
+
+// JSON constant -> Value, guided by the declared type (validation has already coerced INT/FLOAT/...).
+Value constant_value(const ojson& v, const InputSpec* spec) {
+  const std::string type = spec ? spec->type : std::string();
+  switch (v.type()) {
+    case ojson::value_t::null: return Value();
+    case ojson::value_t::boolean: return Value(v.get<bool>());
+    case ojson::value_t::number_integer:
+      if (type == "FLOAT") return Value(double(v.get<int64_t>()));
+      return Value(Int(v.get<int64_t>()));
+    case ojson::value_t::number_unsigned:
+      if (type == "FLOAT") return Value(double(v.get<uint64_t>()));
+      return Value(Int(v.get<uint64_t>()));
+    case ojson::value_t::number_float: {
+      double d = v.get<double>();
+      if (type == "INT" && std::isfinite(d) && d == std::trunc(d) && std::fabs(d) < 1.8e19) return Value(Int(d));
+      return Value(d);
+    }
+    case ojson::value_t::string: return Value(v.get<std::string>());
+    default: return Value(v.dump());  // arrays / objects (a "__value__" payload) travel as JSON text
+  }
+}
+
+bool contains_nan(const ojson& v) {
+  if (v.is_number_float()) return std::isnan(v.get<double>());
+  if (v.is_structured())
+    for (auto& c : v) if (contains_nan(c)) return true;
+  return false;
+}
+
+// How a value looks in execution_error's current_inputs.
+json format_value(const Value& v) {
+  if (v.is_none()) return nullptr;
+  if (v.is_bool()) return v.as_bool();
+  if (v.is_int()) {
+    Int i = v.as_int();
+    if (i >= 0 && i <= Int(UINT64_MAX)) return uint64_t(i);
+    if (i >= Int(INT64_MIN) && i < 0) return int64_t(i);
+    return int_to_string(i);
+  }
+  if (v.is_float()) return v.as_float();
+  if (v.is_string()) return v.as_string();
+  if (v.is_tensor()) {
+    auto& t = v.as_tensor();
+    std::string s = "tensor(shape=[";
+    for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
+    return s + "])";
+  }
+  return "<" + v.kind() + ">";
+}
+
+struct CacheEntry {
+  std::vector<std::vector<Value>> outputs;  // per output slot, the list of values (8.4)
+  json ui;                                  // merged UI payload, null when none
+};
+using EntryPtr = std::shared_ptr<const CacheEntry>;
+
+struct NodeRec {
+  std::string id;
+  const ojson* node = nullptr;
+  const NodeDef* def = nullptr;
+  std::vector<std::pair<std::string, int>> links;  // (input name, source index) for links in prompt order
+  std::string key;                                 // cache key, "" = never reused
+};
+
+}  // namespace
+
+struct Executor::Impl {
+  const Registry& reg;
+  RuntimeConfig cfg;
+  EventSink events;
+  std::unordered_map<std::string, EntryPtr> cache;  // cache key -> result
+  ExecutionStats lifetime;
+
+  Impl(const Registry& r, RuntimeConfig c, EventSink e) : reg(r), cfg(std::move(c)), events(std::move(e)) {}
+
+  void emit(const std::string& type, json data) const {
+    if (events) events(Event{type, std::move(data)});
+  }
+};
+
+Executor::Executor(const Registry& reg, RuntimeConfig cfg, EventSink events)
+    : impl_(std::make_unique<Impl>(reg, std::move(cfg), std::move(events))) {}
+Executor::~Executor() = default;
+const ExecutionStats& Executor::lifetime_stats() const { return impl_->lifetime; }
+const RuntimeConfig& Executor::config() const { return impl_->cfg; }
+
+ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std::string>& outputs,
+                                  const nlohmann::json& extra_pnginfo) {
+  Impl& im = *impl_;
+  const std::string prompt_id = new_prompt_id();
+  Prompt prompt = prompt_in;  // working copy: gets "is_changed" members like ComfyUI's (8.8)
+  ExecutionResult result;
+
+  // ---- the nodes the outputs need (8.1), found iteratively. (ordered_json lookups are linear: index once.)
+  std::unordered_map<std::string, ojson*> by_id;
+  by_id.reserve(prompt.size());
+  for (auto it = prompt.begin(); it != prompt.end(); ++it) by_id.emplace(it.key(), &it.value());
+  std::vector<NodeRec> nodes;
+  std::unordered_map<std::string, int> index;
+  auto node_index = [&](const std::string& id, const std::string& from, const std::string& input) -> int {
+    auto it = index.find(id);
+    if (it != index.end()) return it->second;
+    auto found = by_id.find(id);
+    if (found == by_id.end() || !found->second->is_object()) {
+      Error e("invalid_prompt", from.empty() ? "output node '" + id + "' does not exist in the prompt"
+                                             : "linked node '" + id + "' (input '" + input + "') does not exist in the prompt");
+      if (!from.empty()) e.at_node(from, nodes[size_t(index.at(from))].def->schema.class_type).at_input(input);
+      throw e;
+    }
+    const ojson& n = *found->second;
+    std::string cls = n.value("class_type", std::string());
+    const NodeDef* def = im.reg.find(cls);
+    if (!def) throw Error("invalid_prompt", "Cannot execute because node " + cls + " does not exist.", "Node ID '#" + id + "'").at_node(id, cls);
+    int i = int(nodes.size());
+    nodes.push_back(NodeRec{id, &n, def, {}, {}});
+    index.emplace(id, i);
+    return i;
+  };
+  {
+    std::vector<int> stack;
+    for (auto& o : outputs) stack.push_back(node_index(o, "", ""));
+    std::vector<char> expanded;
+    while (!stack.empty()) {
+      int u = stack.back();
+      stack.pop_back();
+      expanded.resize(nodes.size(), 0);
+      if (expanded[size_t(u)]) continue;
+      expanded[size_t(u)] = 1;
+      const ojson& ins = inputs_of(*nodes[size_t(u)].node);
+      std::vector<std::pair<std::string, int>> links;
+      for (auto it = ins.begin(); it != ins.end(); ++it) {
+        if (!is_link(it.value())) continue;
+        int src = node_index(link_source(it.value()), nodes[size_t(u)].id, it.key());
+        links.emplace_back(it.key(), src);
+        stack.push_back(src);
+      }
+      nodes[size_t(u)].links = std::move(links);
+    }
+  }
+  const size_t N = nodes.size();
+
+  // ---- dependency order (sources first) for the cache keys; a cycle is an error (7.1)
+  std::vector<int> topo;
+  {
+    std::vector<int> state(N, 0);  // 0 new, 1 on stack, 2 done
+    std::vector<std::pair<int, size_t>> st;
+    for (size_t r = 0; r < N; ++r) {
+      if (state[r]) continue;
+      st.emplace_back(int(r), 0);
+      state[r] = 1;
+      while (!st.empty()) {
+        auto& [u, k] = st.back();
+        auto& links = nodes[size_t(u)].links;
+        if (k < links.size()) {
+          int s = links[k++].second;
+          if (state[size_t(s)] == 1) {
+            std::string cycle;
+            bool in = false;
+            for (auto& [w, _] : st) {
+              if (w == s) in = true;
+              if (in) cycle += (cycle.empty() ? "" : " -> ") + nodes[size_t(w)].id;
+            }
+            Error e("exception_during_validation", "Dependency cycle detected", "nodes " + cycle + " -> " + nodes[size_t(s)].id);
+            e.at_node(nodes[size_t(s)].id, nodes[size_t(s)].def->schema.class_type);
+            e.extra_info = {{"exception_type", "graph.DependencyCycleError"}, {"traceback", json::array()}};
+            throw e;
+          }
+          if (state[size_t(s)] == 0) {
+            state[size_t(s)] = 1;
+            st.emplace_back(s, 0);
+          }
+        } else {
+          state[size_t(u)] = 2;
+          topo.push_back(u);
+          st.pop_back();
+        }
+      }
+    }
+  }
+
+  // ---- cache keys: a Merkle hash of class, is_changed, [id], sorted (input, constant | (key(src), slot)) (8.8)
+  for (int u : topo) {
+    NodeRec& n = nodes[size_t(u)];
+    const NodeSchema& schema = n.def->schema;
+    const ojson& ins = inputs_of(*n.node);
+    bool cacheable = true;
+    std::string changed = "false";
+    ojson changed_json;  // stored into the prompt node after the key is built (inserting moves `ins`)
+    if (n.def->is_changed) {
+      NodeInputs cin;
+      for (auto& spec : schema.inputs)
+        if (spec.group != InputGroup::Hidden && ins.contains(spec.name) && !is_link(ins[spec.name]))
+          cin.values[spec.name] = constant_value(ins[spec.name], &spec);
+      try {
+        std::string c = n.def->is_changed(cin, im.cfg);
+        changed = ojson(c).dump();
+        changed_json = ojson::array({c});
+      } catch (const std::exception&) {
+        cacheable = false;  // ComfyUI: NaN, never equal to anything
+        changed_json = ojson::array({std::nan("")});
+      }
+    }
+    std::string text = schema.class_type;
+    text += '\x1f' + changed;
+    bool with_id = schema.not_idempotent;
+    for (auto& spec : schema.inputs) with_id = with_id || (spec.group == InputGroup::Hidden && spec.hidden_kind == "UNIQUE_ID");
+    if (with_id) text += "\x1fid=" + n.id;
+    std::vector<std::string> names;
+    for (auto it = ins.begin(); it != ins.end(); ++it) names.push_back(it.key());
+    std::sort(names.begin(), names.end());
+    for (auto& name : names) {
+      const ojson& v = ins[name];
+      text += '\x1e' + name + '\x1f';
+      if (is_link(v)) {
+        const NodeRec& src = nodes[size_t(index.at(link_source(v)))];
+        if (src.key.empty()) cacheable = false;
+        text += "LINK:" + src.key + ":" + std::to_string(link_slot(v));
+      } else {
+        if (contains_nan(v)) cacheable = false;
+        text += v.dump();
+      }
+    }
+    n.key = cacheable ? io::sha256_hex(text) : std::string();
+    if (!changed_json.is_null()) (*by_id.at(n.id))["is_changed"] = std::move(changed_json);
+  }
+
+  // Classic cache policy: keep only what this prompt can reuse.
+  {
+    std::unordered_set<std::string> used;
+    for (auto& n : nodes) if (!n.key.empty()) used.insert(n.key);
+    for (auto it = im.cache.begin(); it != im.cache.end();) it = used.count(it->first) ? std::next(it) : im.cache.erase(it);
+  }
+  auto cached_entry = [&](const NodeRec& n) -> EntryPtr {
+    if (n.key.empty()) return nullptr;
+    auto it = im.cache.find(n.key);
+    return it == im.cache.end() ? nullptr : it->second;
+  };
+
+  im.emit("execution_start", {{"prompt_id", prompt_id}, {"timestamp", now_ms()}});
+  {
+    json cached_ids = json::array();
+    for (auto& n : nodes) if (cached_entry(n)) cached_ids.push_back(n.id);
+    im.emit("execution_cached", {{"nodes", cached_ids}, {"prompt_id", prompt_id}, {"timestamp", now_ms()}});
+  }
+
+  // ---- scheduling (8.2): pending nodes in insertion order, block counts, consumers
+  std::vector<int> pending;                 // insertion order
+  std::vector<int> block_count(N, 0);
+  std::vector<std::vector<int>> blocking(N);  // producer -> consumers waiting for it
+  std::vector<bool> in_pending(N, false), is_output(N, false);
+  for (size_t i = 0; i < N; ++i) is_output[i] = nodes[i].def->schema.output_node;
+  auto add_node = [&](int start) {
+    std::vector<int> stack{start};
+    std::vector<std::pair<int, int>> links;  // (src, consumer)
+    while (!stack.empty()) {
+      int u = stack.back();
+      stack.pop_back();
+      if (in_pending[size_t(u)]) continue;
+      in_pending[size_t(u)] = true;
+      pending.push_back(u);
+      for (auto& [name, src] : nodes[size_t(u)].links) {
+        if (!cached_entry(nodes[size_t(src)])) {
+          stack.push_back(src);
+          links.emplace_back(src, u);
+        }
+      }
+    }
+    for (auto& [src, u] : links) {
+      auto& b = blocking[size_t(src)];
+      if (std::find(b.begin(), b.end(), u) == b.end()) {
+        b.push_back(u);
+        block_count[size_t(u)]++;
+      }
+    }
+  };
+  for (auto& o : outputs) add_node(index.at(o));
+
+  std::vector<EntryPtr> results(N);
+  auto entry_of = [&](int i) -> EntryPtr { return results[size_t(i)] ? results[size_t(i)] : cached_entry(nodes[size_t(i)]); };
+  json executed_ids = json::array();
+  auto wrapped_events = [&im, prompt_id](const Event& e) {
+    if (!im.events) return;
+    Event e2 = e;
+    e2.data["prompt_id"] = prompt_id;
+    if (e2.data.contains("node") && !e2.data.contains("display_node")) e2.data["display_node"] = e2.data["node"];
+    im.events(e2);
+  };
+  const json* pnginfo = extra_pnginfo.is_null() ? nullptr : &extra_pnginfo;
+
+  // 8.2 pick(): an output node first, then a node feeding one, then two steps away, else the first.
+  auto pick = [&](const std::vector<int>& ready) -> int {
+    for (int u : ready) if (is_output[size_t(u)]) return u;
+    for (int u : ready)
+      for (int c : blocking[size_t(u)]) if (is_output[size_t(c)]) return u;
+    for (int u : ready)
+      for (int c : blocking[size_t(u)])
+        for (int c2 : blocking[size_t(c)]) if (is_output[size_t(c2)]) return u;
+    return ready.front();
+  };
+
+  // Ready nodes ordered by their position in `pending` (ComfyUI iterates its pending dict in insertion order).
+  std::vector<int> pos(N, -1);
+  for (size_t k = 0; k < pending.size(); ++k) pos[size_t(pending[k])] = int(k);
+  std::map<int, int> ready_set;  // position -> node
+  for (int u : pending) if (block_count[size_t(u)] == 0) ready_set.emplace(pos[size_t(u)], u);
+  size_t remaining = pending.size();
+
+  int current = -1;
+  NodeInputs current_inputs;
+  try {
+    std::vector<int> ready;
+    while (remaining > 0) {
+      ready.clear();
+      for (auto& [k, u] : ready_set) ready.push_back(u);
+      if (ready.empty()) throw Error("exception_during_validation", "Dependency cycle detected");  // unreachable after topo
+      int u = pick(ready);
+      current = u;
+      NodeRec& n = nodes[size_t(u)];
+      const NodeSchema& schema = n.def->schema;
+
+      if (EntryPtr hit = cached_entry(n)) {
+        // 8.3: a cached node is not run again; an output node re-sends its UI output.
+        results[size_t(u)] = hit;
+        if (schema.output_node || !hit->ui.is_null())
+          im.emit("executed", {{"node", n.id}, {"display_node", n.id}, {"output", hit->ui}, {"prompt_id", prompt_id}});
+        result.stats.cached++;
+        im.lifetime.cached++;
+      } else {
+        // Inputs, each a list (8.4): links give the producer's list, constants a list of one.
+        const ojson& ins = inputs_of(*n.node);
+        std::vector<std::pair<std::string, std::vector<Value>>> lists;
+        for (auto& spec : schema.inputs) {
+          if (spec.group == InputGroup::Hidden) {
+            if (spec.hidden_kind == "UNIQUE_ID") lists.push_back({spec.name, {Value(n.id)}});
+            continue;  // PROMPT / EXTRA_PNGINFO travel in the ExecContext
+          }
+          if (!ins.contains(spec.name)) continue;
+          const ojson& v = ins[spec.name];
+          if (is_link(v)) {
+            EntryPtr src = entry_of(index.at(link_source(v)));
+            int64_t slot = link_slot(v);
+            if (!src || slot < 0 || size_t(slot) >= src->outputs.size()) continue;  // "missing"
+            if (src->outputs[size_t(slot)].empty())
+              throw Error("execution_error", "input '" + spec.name + "' received an empty list", spec.name).at_input(spec.name);
+            lists.push_back({spec.name, src->outputs[size_t(slot)]});
+          } else {
+            lists.push_back({spec.name, {constant_value(v, &spec)}});
+          }
+        }
+        ExecContext ctx;
+        ctx.node_id = n.id;
+        ctx.class_type = schema.class_type;
+        ctx.config = &im.cfg;
+        ctx.prompt = &prompt;
+        ctx.extra_pnginfo = pnginfo;
+        ctx.events = wrapped_events;
+
+        auto check_interrupt = [&] {
+          if (ctx.interrupted()) throw Error("interrupted", "Processing interrupted");
+        };
+        check_interrupt();
+        im.emit("executing", {{"node", n.id}, {"display_node", n.id}, {"prompt_id", prompt_id}});
+
+        size_t calls = 1;
+        if (!schema.input_is_list)
+          for (auto& [name, l] : lists) calls = std::max(calls, l.size());
+        auto entry = std::make_shared<CacheEntry>();
+        entry->outputs.resize(schema.outputs.size());
+        for (size_t c = 0; c < calls; ++c) {
+          check_interrupt();
+          current_inputs = NodeInputs();
+          for (auto& [name, l] : lists)  // INPUT_IS_LIST: every input as a whole list, even a constant
+            current_inputs.values[name] = schema.input_is_list ? Value(std::make_shared<ValueList>(l)) : c < l.size() ? l[c] : l.back();
+          NodeOutput out = n.def->execute(current_inputs, ctx);
+          if (out.values.size() < schema.outputs.size())
+            throw Error("execution_error", "node returned " + std::to_string(out.values.size()) + " values, its schema declares " +
+                                               std::to_string(schema.outputs.size()));
+          for (size_t s = 0; s < schema.outputs.size(); ++s) {
+            Value& v = out.values[s];
+            std::shared_ptr<const ValueList> lv;
+            if (schema.outputs[s].is_list && v.is_object()) lv = std::dynamic_pointer_cast<const ValueList>(v.as_object());
+            if (lv) entry->outputs[s].insert(entry->outputs[s].end(), lv->items.begin(), lv->items.end());
+            else entry->outputs[s].push_back(std::move(v));
+          }
+          if (out.ui.is_object()) {
+            if (entry->ui.is_null()) entry->ui = json::object();
+            for (auto it = out.ui.begin(); it != out.ui.end(); ++it) {
+              json& dst = entry->ui[it.key()];
+              if (it.value().is_array()) {
+                if (!dst.is_array()) dst = json::array();
+                for (auto& x : it.value()) dst.push_back(x);
+              } else {
+                dst = it.value();
+              }
+            }
+          }
+        }
+        results[size_t(u)] = entry;
+        if (!n.key.empty()) im.cache[n.key] = entry;
+        result.stats.executed++;
+        im.lifetime.executed++;
+        if (!entry->ui.is_null())
+          im.emit("executed", {{"node", n.id}, {"display_node", n.id}, {"output", entry->ui}, {"prompt_id", prompt_id}});
+      }
+      executed_ids.push_back(n.id);
+      if (!results[size_t(u)]->ui.is_null()) result.ui_outputs[n.id] = results[size_t(u)]->ui;
+      ready_set.erase(pos[size_t(u)]);
+      --remaining;
+      for (int c : blocking[size_t(u)])
+        if (--block_count[size_t(c)] == 0) ready_set.emplace(pos[size_t(c)], c);
+      current = -1;
+    }
+  } catch (...) {
+    // Name the node, rethrow as comfy::Error, tell the client (8.10, 8.11).
+    Error err("execution_error", "unknown error");
+    try {
+      throw;
+    } catch (const Error& e) {
+      err = e;
+      if (err.type != "interrupted" && current >= 0 && err.type != "execution_error") {
+        err.extra_info["exception_type"] = err.type;
+        err.type = "execution_error";
+      }
+    } catch (const std::exception& e) {
+      err = Error("execution_error", e.what());
+      err.extra_info["exception_type"] = "RuntimeError";
+    }
+    std::string node_id = current >= 0 ? nodes[size_t(current)].id : err.node_id;
+    std::string node_type = current >= 0 ? nodes[size_t(current)].def->schema.class_type : err.class_type;
+    if (current >= 0 && err.node_id.empty()) err.at_node(node_id, node_type);
+    if (err.type == "interrupted") {
+      im.emit("execution_interrupted", {{"prompt_id", prompt_id}, {"node_id", node_id}, {"node_type", node_type},
+                                        {"executed", executed_ids}, {"timestamp", now_ms()}});
+    } else {
+      json ci = json::object();
+      for (auto& [name, v] : current_inputs.values) ci[name] = json::array({format_value(v)});
+      json current_outputs = json::array();
+      for (auto& n : nodes) current_outputs.push_back(n.id);
+      im.emit("execution_error",
+              {{"prompt_id", prompt_id}, {"node_id", node_id}, {"node_type", node_type}, {"executed", executed_ids},
+               {"exception_message", std::string(err.what()) + "\n"},
+               {"exception_type", err.extra_info.value("exception_type", std::string("comfy.Error"))},
+               {"input_name", err.input_name}, {"traceback", json::array()}, {"current_inputs", ci},
+               {"current_outputs", current_outputs}, {"timestamp", now_ms()}});
+    }
+    im.emit("executing", {{"node", nullptr}, {"prompt_id", prompt_id}});
+    throw err;
+  }
+
+  for (size_t i = 0; i < N; ++i) {
+    EntryPtr e = entry_of(int(i));
+    if (!e) continue;
+    std::vector<Value> vals;
+    for (auto& l : e->outputs) vals.push_back(l.size() == 1 ? l[0] : Value(std::make_shared<ValueList>(l)));
+    result.outputs[nodes[i].id] = std::move(vals);
+  }
+  result.ok = true;
+  im.emit("execution_success", {{"prompt_id", prompt_id}, {"timestamp", now_ms()}});
+  im.emit("executing", {{"node", nullptr}, {"prompt_id", prompt_id}});
+  return result;
+}
+
+}  // namespace comfy

@@ -1,0 +1,297 @@
+// SD1.x CLIP-L text encoder (ComfyUI comfy/clip_model.py + comfy/sd1_clip.py SDClipModel and
+// ClipTokenWeightEncoder): hyper-parameters from the weights, tensors by checkpoint name, forward.
+#include "comfy/models/clip.hpp"
+
+#include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
+
+#include <limits>
+#include <set>
+
+#include "comfy/core/error.hpp"
+#include "comfy/io/safetensors.hpp"
+
+namespace comfy {
+namespace fs = std::filesystem;
+
+// ---- hyper-parameters
+ClipTextConfig ClipTextConfig::detect(const TensorMap& t) {
+  auto shape = [&](const std::string& name) {
+    auto it = t.find(name);
+    if (it == t.end()) throw Error("invalid_checkpoint", "CLIP text model: missing tensor text_model." + name);
+    return it->second.sizes().vec();
+  };
+  ClipTextConfig c;
+  auto tok = shape("embeddings.token_embedding.weight");
+  auto pos = shape("embeddings.position_embedding.weight");
+  if (tok.size() != 2 || pos.size() != 2 || tok[1] != pos[1])
+    throw Error("invalid_checkpoint", "CLIP text model: unexpected embedding shapes");
+  c.vocab = tok[0];
+  c.hidden = tok[1];
+  c.positions = pos[0];
+  const std::string layer_prefix = "encoder.layers.";
+  std::set<int64_t> ids;
+  for (const auto& [name, _] : t) {
+    if (name.compare(0, layer_prefix.size(), layer_prefix) != 0) continue;
+    auto rest = name.substr(layer_prefix.size());
+    try {
+      ids.insert(std::stoll(rest.substr(0, rest.find('.'))));
+    } catch (...) {
+    }
+  }
+  c.layers = static_cast<int64_t>(ids.size());
+  if (c.layers == 0 || *ids.rbegin() != c.layers - 1)
+    throw Error("invalid_checkpoint", "CLIP text model: no contiguous encoder.layers.N");
+  c.intermediate = shape("encoder.layers.0.mlp.fc1.weight")[0];
+  c.heads = c.hidden % 64 == 0 ? c.hidden / 64 : (c.hidden % 16 == 0 ? c.hidden / 16 : 1);
+  return c;
+}
+
+// ---- weights by checkpoint name
+ClipTextModel::ClipTextModel(const ClipTextConfig& config, WeightSource& w) : config_(config) {
+  const int64_t C = config.hidden, I = config.intermediate;
+  token_embedding_ = w.get("embeddings.token_embedding.weight", {config.vocab, C});
+  position_embedding_ = w.get("embeddings.position_embedding.weight", {config.positions, C});
+  for (int64_t i = 0; i < config.layers; ++i) {
+    const std::string l = "encoder.layers." + std::to_string(i) + ".";
+    Layer L;
+    L.ln1_w = w.get(l + "layer_norm1.weight", {C});
+    L.ln1_b = w.get(l + "layer_norm1.bias", {C});
+    L.q_w = w.get(l + "self_attn.q_proj.weight", {C, C});
+    L.q_b = w.get(l + "self_attn.q_proj.bias", {C});
+    L.k_w = w.get(l + "self_attn.k_proj.weight", {C, C});
+    L.k_b = w.get(l + "self_attn.k_proj.bias", {C});
+    L.v_w = w.get(l + "self_attn.v_proj.weight", {C, C});
+    L.v_b = w.get(l + "self_attn.v_proj.bias", {C});
+    L.out_w = w.get(l + "self_attn.out_proj.weight", {C, C});
+    L.out_b = w.get(l + "self_attn.out_proj.bias", {C});
+    L.ln2_w = w.get(l + "layer_norm2.weight", {C});
+    L.ln2_b = w.get(l + "layer_norm2.bias", {C});
+    L.fc1_w = w.get(l + "mlp.fc1.weight", {I, C});
+    L.fc1_b = w.get(l + "mlp.fc1.bias", {I});
+    L.fc2_w = w.get(l + "mlp.fc2.weight", {C, I});
+    L.fc2_b = w.get(l + "mlp.fc2.bias", {C});
+    layers_.push_back(std::move(L));
+  }
+  final_ln_w_ = w.get("final_layer_norm.weight", {C});
+  final_ln_b_ = w.get("final_layer_norm.bias", {C});
+  weights_ = w.taken();
+}
+
+std::shared_ptr<ClipTextModel> ClipTextModel::load(const TensorMap& tensors, c10::Device device, const std::string& what) {
+  auto config = ClipTextConfig::detect(tensors);
+  MapWeights w(tensors, device, at::kFloat, what);
+  auto model = std::make_shared<ClipTextModel>(config, w);
+  for (const auto& k : w.unused())  // position_ids (never used by ComfyUI), text_projection, logit_scale
+    if (k != "embeddings.position_ids") spdlog::debug("{}: unused key '{}'", what, k);
+  return model;
+}
+
+std::shared_ptr<ClipTextModel> ClipTextModel::with_weights(const TensorMap& replaced) const {
+  TensorMap all = weights_;
+  for (const auto& [k, v] : replaced) all[k] = v;
+  MapWeights w(all, device(), at::kFloat, "patched CLIP");
+  auto model = std::make_shared<ClipTextModel>(config_, w);
+  model->hook = hook;
+  return model;
+}
+
+at::Tensor ClipTextModel::embed_tokens(const at::Tensor& ids) const {
+  return at::embedding(token_embedding_, ids.to(device(), at::kLong));
+}
+
+ClipTextModel::Output ClipTextModel::forward(const at::Tensor& embeds, std::optional<int64_t> intermediate_output,
+                                             bool final_layer_norm_intermediate,
+                                             const std::vector<int64_t>& pooled_positions) const {
+  const int64_t B = embeds.size(0), T = embeds.size(1), C = config_.hidden, H = config_.heads, D = C / H;
+  if (T > config_.positions)
+    throw Error("execution_error", "CLIP: " + std::to_string(T) + " tokens exceed the " +
+                                       std::to_string(config_.positions) + " positions of the model");
+  const double eps = config_.layer_norm_eps;
+  at::Tensor x = embeds.to(device(), at::kFloat) + position_embedding_.slice(0, 0, T);  // [B, T, C]
+  if (hook) hook("embeddings", x);
+
+  // causal mask: -finfo(float32).max above the diagonal (not -inf), as ComfyUI builds it
+  at::Tensor mask = at::full({T, T}, -std::numeric_limits<float>::max(), x.options()).triu_(1);  // [T, T]
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+
+  std::optional<int64_t> inter_idx;
+  if (intermediate_output) inter_idx = *intermediate_output < 0 ? config_.layers + *intermediate_output : *intermediate_output;
+  at::Tensor intermediate;
+
+  for (int64_t i = 0; i < config_.layers; ++i) {
+    const Layer& L = layers_[static_cast<size_t>(i)];
+    // self-attention (attention_basic): per-head softmax(q k^T * scale + mask) v
+    at::Tensor h = at::layer_norm(x, {C}, L.ln1_w, L.ln1_b, eps);                     // [B, T, C]
+    auto heads = [&](const at::Tensor& t) {                                           // -> [B*H, T, D]
+      return t.reshape({B, T, H, D}).permute({0, 2, 1, 3}).reshape({B * H, T, D}).contiguous();
+    };
+    at::Tensor q = heads(at::linear(h, L.q_w, L.q_b));
+    at::Tensor k = heads(at::linear(h, L.k_w, L.k_b));
+    at::Tensor v = heads(at::linear(h, L.v_w, L.v_b));
+    at::Tensor sim = at::bmm(q, k.transpose(1, 2)) * scale;                            // [B*H, T, T]
+    sim.add_(mask);
+    sim = sim.softmax(-1);
+    at::Tensor a = at::bmm(sim, v).reshape({B, H, T, D}).permute({0, 2, 1, 3}).reshape({B, T, C});
+    x = x + at::linear(a, L.out_w, L.out_b);
+    // MLP with quick_gelu
+    h = at::linear(at::layer_norm(x, {C}, L.ln2_w, L.ln2_b, eps), L.fc1_w, L.fc1_b);  // [B, T, I]
+    h = h * at::sigmoid(1.702 * h);
+    x = x + at::linear(h, L.fc2_w, L.fc2_b);                                           // [B, T, C]
+    if (hook) hook("encoder.layers." + std::to_string(i), x);
+    if (inter_idx && i == *inter_idx) intermediate = x.clone();
+  }
+
+  Output out;
+  out.last = at::layer_norm(x, {C}, final_ln_w_, final_ln_b_, eps);
+  if (intermediate.defined() && final_layer_norm_intermediate)
+    intermediate = at::layer_norm(intermediate, {C}, final_ln_w_, final_ln_b_, eps);
+  out.intermediate = intermediate;
+  if (static_cast<int64_t>(pooled_positions.size()) != B)
+    throw Error("execution_error", "CLIP: one pooled position per batch row expected");
+  at::Tensor rows = at::arange(B, at::TensorOptions().dtype(at::kLong).device(device()));
+  at::Tensor cols = at::tensor(pooled_positions, at::TensorOptions().dtype(at::kLong)).to(device());
+  out.pooled = out.last.index({rows, cols});  // [B, C]
+  return out;
+}
+
+// ---- SD1 CLIP: tokenizer + ClipTokenWeightEncoder
+Sd1ClipEncoder::Sd1ClipEncoder(std::shared_ptr<const ClipTextModel> model, std::shared_ptr<const ClipBpe> bpe,
+                               std::optional<std::vector<fs::path>> embedding_dirs, RuntimeConfig cfg)
+    : model_(std::move(model)), bpe_(std::move(bpe)), embedding_dirs_(std::move(embedding_dirs)) {
+  cfg_.models_dirs = cfg.models_dirs;
+  cfg_.tokenizer_dir = cfg.tokenizer_dir;
+}
+
+const Sd1Tokenizer& Sd1ClipEncoder::tokenizer() {
+  if (!tokenizer_) {
+    if (!bpe_) bpe_ = ClipBpe::sd1(cfg_);
+    tokenizer_ = std::make_unique<Sd1Tokenizer>(bpe_, embedding_dirs_, model_->config().hidden);
+  }
+  return *tokenizer_;
+}
+
+std::vector<TokenChunk> Sd1ClipEncoder::tokenize(const std::string& text) { return tokenizer().tokenize_with_weights(text); }
+
+Sd1ClipEncoder::Encoded Sd1ClipEncoder::encode_token_weights(const std::vector<TokenChunk>& chunks, int64_t layer_idx) const {
+  const int64_t C = model_->config().hidden;
+  const int64_t end = ClipBpe::kEndToken, start = ClipBpe::kStartToken, pad = ClipBpe::kEndToken;
+  bool has_weights = false;
+  size_t max_len = 0;
+  for (const auto& ch : chunks) {
+    max_len = std::max(max_len, ch.size());
+    for (const auto& t : ch) has_weights = has_weights || t.weight != 1.0;
+  }
+  const size_t sections = chunks.size();
+
+  // process_tokens: ids -> embeddings, textual-inversion vectors put in their slots. A vector of the
+  // wrong width is dropped (with ComfyUI's warning) and the row is padded at the end instead.
+  std::vector<at::Tensor> rows;
+  std::vector<int64_t> pooled_pos;
+  auto add_row = [&](const TokenChunk& ch) {
+    std::vector<int64_t> ids;
+    std::vector<std::pair<size_t, at::Tensor>> embeds;
+    size_t dropped = 0;
+    for (const auto& t : ch) {
+      if (t.embedding.defined()) {
+        at::Tensor e = t.embedding.reshape({-1});
+        if (e.size(0) != C) {
+          spdlog::warn("WARNING: shape mismatch when trying to apply embedding, embedding will be ignored {} != {}",
+                       e.size(0), C);
+          ++dropped;
+          continue;
+        }
+        embeds.emplace_back(ids.size(), e);
+        ids.push_back(0);  // placeholder, overwritten below
+      } else {
+        ids.push_back(t.id);
+      }
+    }
+    for (size_t k = 0; k < dropped; ++k) ids.push_back(pad);
+    int64_t first_end = static_cast<int64_t>(ids.size()) - 1;
+    std::vector<bool> is_embed(ids.size(), false);
+    for (const auto& e : embeds) is_embed[e.first] = true;
+    for (size_t j = 0; j < ids.size(); ++j)
+      if (!is_embed[j] && ids[j] == end) {
+        first_end = static_cast<int64_t>(j);
+        break;
+      }
+    at::Tensor row = model_->embed_tokens(at::tensor(ids, at::kLong).unsqueeze(0));  // [1, T, C]
+    for (const auto& [pos, e] : embeds) row[0][static_cast<int64_t>(pos)].copy_(e.to(row.device(), at::kFloat));
+    rows.push_back(row);
+    pooled_pos.push_back(first_end);
+  };
+  for (const auto& ch : chunks) add_row(ch);
+  if (has_weights || sections == 0) {  // gen_empty_tokens: [start, end, pad, ...]
+    TokenChunk empty;
+    for (size_t j = 0; j < std::max<size_t>(max_len, 2); ++j) {
+      PromptToken t;
+      t.id = j == 0 ? start : (j == 1 ? end : pad);
+      empty.push_back(t);
+    }
+    add_row(empty);
+  }
+
+  // set_clip_options({"layer": layer_idx}): |layer_idx| beyond the layer count means "last"
+  const int64_t L = model_->config().layers;
+  const bool use_hidden = std::llabs(layer_idx) <= L;
+  auto out = model_->forward(at::cat(rows, 0), use_hidden ? std::optional<int64_t>(layer_idx) : std::nullopt,
+                             /*final_layer_norm_intermediate=*/true, pooled_pos);
+  at::Tensor z_all = use_hidden ? out.intermediate : out.last;  // [B, T, C]
+
+  std::vector<at::Tensor> parts;
+  for (size_t k = 0; k < sections; ++k) {
+    at::Tensor z = z_all[static_cast<int64_t>(k)];  // [T, C]
+    if (has_weights) {
+      // z = (z - z_empty) * w + z_empty where w != 1 (w rounded to float32, as a Python scalar is)
+      at::Tensor z_empty = z_all[-1];
+      const auto& ch = chunks[k];
+      std::vector<double> w(ch.size());
+      for (size_t j = 0; j < ch.size(); ++j) w[j] = ch[j].weight;
+      at::Tensor wd = at::tensor(w, at::kDouble).unsqueeze(1);       // [T, 1]
+      at::Tensor mask = wd.ne(1.0).to(z.device());                   // compared in double, as Python does
+      at::Tensor wt = wd.to(at::kFloat).to(z.device());
+      z = at::where(mask, (z - z_empty) * wt + z_empty, z);
+    }
+    parts.push_back(z.unsqueeze(0));
+  }
+  Encoded e;
+  e.cond = (parts.empty() ? z_all.slice(0, -1) : at::cat(parts, 1)).to(at::kCPU, at::kFloat);  // [1, 77n, C]
+  e.pooled = out.pooled.slice(0, 0, 1).to(at::kCPU, at::kFloat);                                // [1, C]
+  return e;
+}
+
+std::vector<CondEntry> Sd1ClipEncoder::encode(const std::string& text, int64_t layer_idx) {
+  auto enc = encode_token_weights(tokenize(text), layer_idx);
+  CondEntry entry;
+  entry.cross_attn = enc.cond;
+  entry.pooled_output = enc.pooled;
+  return {entry};
+}
+
+// ---- loading from a checkpoint
+std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
+                                    const RuntimeConfig& cfg, std::vector<fs::path> embedding_dirs) {
+  // "<prefix>text_model.embeddings..." (HF layout, SD1.5 files) or "<prefix>embeddings..." (older files)
+  std::string p;
+  for (const std::string& cand : {prefix + "text_model.", prefix})
+    if (st->contains(cand + "embeddings.token_embedding.weight")) {
+      p = cand;
+      break;
+    }
+  if (p.empty())
+    throw Error("invalid_checkpoint", "no CLIP text model under '" + prefix + "' in " + st->path().string());
+  auto model = ClipTextModel::load(tensors_under(*st, p), cfg.device, "CLIP in " + st->path().filename().string());
+  auto clip = std::make_shared<Clip>();
+  clip->encoder = std::make_shared<Sd1ClipEncoder>(model, nullptr, std::move(embedding_dirs), cfg);
+  return clip;
+}
+
+std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
+                                    const RuntimeConfig& cfg) {
+  std::vector<fs::path> embedding_dirs;
+  for (const auto& m : cfg.models_dirs) embedding_dirs.push_back(m / "embeddings");
+  return load_sd1_clip(std::move(st), prefix, cfg, std::move(embedding_dirs));
+}
+
+}  // namespace comfy
