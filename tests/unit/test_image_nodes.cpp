@@ -36,7 +36,8 @@ std::string capture(const std::string& cmd, int* rc = nullptr) {
 
 struct NodeRunner {
   RuntimeConfig cfg;
-  json prompt = nullptr, extra = nullptr;
+  nlohmann::ordered_json prompt = nullptr;  // hidden PROMPT keeps key order (ExecContext::prompt)
+  json extra = nullptr;
   NodeOutput run(const std::string& cls, std::map<std::string, Value> inputs) {
     const NodeDef* def = Registry::global().find(cls);
     if (!def) throw std::runtime_error("no node " + cls);
@@ -124,7 +125,7 @@ TEST(SaveImage, PngCarriesPromptAndWorkflowReadableByIndependentReader) {
   test::TempDir tmp;
   NodeRunner r;
   r.cfg.output_dir = tmp.path;
-  r.prompt = json::parse(R"({"3": {"class_type": "KSampler", "inputs": {"cfg": 8.0, "seed": 5, "denoise": 0.87}}})");
+  r.prompt = nlohmann::ordered_json::parse(R"({"3": {"class_type": "KSampler", "inputs": {"cfg": 8.0, "seed": 5, "denoise": 0.87}}})");
   r.extra = json::parse(R"({"workflow": {"nodes": [{"id": 3, "title": "Ünïcode"}], "version": 0.4}})");
   auto img = at::rand({1, 5, 7, 3});
   auto o = r.run("SaveImage", {{"images", img}, {"filename_prefix", "meta"}});
@@ -134,7 +135,7 @@ TEST(SaveImage, PngCarriesPromptAndWorkflowReadableByIndependentReader) {
   ASSERT_EQ(j["text"].size(), 2u);
   EXPECT_EQ(j["text"][0][0], "prompt");
   EXPECT_EQ(j["text"][1][0], "workflow");
-  EXPECT_EQ(json::parse(std::string(j["text"][0][1])), r.prompt);
+  EXPECT_EQ(nlohmann::ordered_json::parse(std::string(j["text"][0][1])), r.prompt);
   EXPECT_EQ(json::parse(std::string(j["text"][1][1])), r.extra["workflow"]);
   // Python json.dumps style: ", " / ": " separators, ASCII with \u escapes, floats with ".0"
   const std::string wf = j["text"][1][1];
