@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "comfy/core/error.hpp"
 #include "comfy/io/files.hpp"
@@ -129,6 +130,8 @@ void SafeTensors::parse() {
     auto bad = [&](const std::string& why) { return Error("execution_error", where + ", tensor '" + name + "': " + why); };
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       throw bad("needs dtype, shape and data_offsets");
+    for (auto& [field, _] : v.items())
+      if (field != "dtype" && field != "shape" && field != "data_offsets") throw bad("unknown field '" + field + "'");
     TensorInfo ti;
     if (!v["dtype"].is_string()) throw bad("dtype is not a string");
     ti.dtype = v["dtype"].get<std::string>();
@@ -136,6 +139,7 @@ void SafeTensors::parse() {
     if (es == 0) throw bad("unknown dtype " + ti.dtype);
     if (!v["shape"].is_array()) throw bad("shape is not an array");
     unsigned __int128 count = 1;
+    if (v["shape"].size() > 64) throw bad("shape has more than 64 dimensions");
     for (auto& d : v["shape"]) {
       if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0)) throw bad("shape entries must be non-negative integers");
       uint64_t x = d.get<uint64_t>();
@@ -179,9 +183,17 @@ at::Tensor SafeTensors::get(const std::string& name) const {
   const auto& ti = info(name);
   auto dt = dtype_from_name(ti.dtype);
   void* ptr = const_cast<uint8_t*>(data_ + data_offset_ + ti.begin);
+  const auto opts = at::TensorOptions().dtype(dt);
+  // Writers pad the header to 8 bytes, but the format does not promise alignment: a misaligned
+  // tensor is copied out instead of viewed (kernels may assume element alignment).
+  if (reinterpret_cast<uintptr_t>(ptr) % c10::elementSize(dt) != 0) {
+    auto t = at::empty(ti.shape, opts);
+    if (t.numel()) std::memcpy(t.data_ptr(), ptr, ti.end - ti.begin);
+    return t;
+  }
   // Keep this object alive for as long as any view exists.
   auto holder = new std::shared_ptr<const SafeTensors>(shared_from_this());
-  return at::from_blob(ptr, ti.shape, [holder](void*) { delete holder; }, at::TensorOptions().dtype(dt));
+  return at::from_blob(ptr, ti.shape, [holder](void*) { delete holder; }, opts);
 }
 
 at::Tensor SafeTensors::get(const std::string& name, c10::ScalarType dtype) const {
@@ -216,6 +228,63 @@ std::string safetensors_bytes(const std::map<std::string, at::Tensor>& tensors,
 void save_safetensors(const fs::path& path, const std::map<std::string, at::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata, bool overwrite) {
   write_file_atomic(path, safetensors_bytes(tensors, metadata), overwrite);
+}
+
+void save_safetensors_streamed(const fs::path& path, const std::map<std::string, TensorDecl>& decls,
+                               const std::function<at::Tensor(const std::string&)>& produce,
+                               const std::map<std::string, std::string>& metadata) {
+  if (fs::exists(path)) throw Error("execution_error", "refusing to overwrite existing file " + path.string());
+  nlohmann::json h = nlohmann::json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
+  uint64_t off = 0;
+  for (auto& [name, d] : decls) {
+    uint64_t n = c10::elementSize(d.dtype);
+    for (auto x : d.shape) n *= uint64_t(x);
+    h[name] = {{"dtype", dtype_name(d.dtype)}, {"shape", d.shape}, {"data_offsets", {off, off + n}}};
+    off += n;
+  }
+  std::string hs = h.dump();
+  while ((8 + hs.size()) % 8) hs.push_back(' ');
+  if (path.has_parent_path()) fs::create_directories(path.parent_path());
+  auto tmp = path;
+  tmp += ".tmp" + std::to_string(std::random_device{}()) + "~";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error("execution_error", "cannot create " + tmp.string() + ": " + std::strerror(errno));
+  auto fail = [&](const std::string& why) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Error("execution_error", "cannot write " + path.string() + ": " + why);
+  };
+  auto put = [&](const void* p, size_t len) {
+    const char* c = static_cast<const char*>(p);
+    while (len) {
+      ssize_t n = ::write(fd, c, len);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw fail(std::strerror(errno));
+      }
+      c += n;
+      len -= size_t(n);
+    }
+  };
+  uint8_t len8[8];
+  for (int i = 0; i < 8; ++i) len8[i] = uint8_t((uint64_t(hs.size()) >> (8 * i)) & 0xff);
+  put(len8, 8);
+  put(hs.data(), hs.size());
+  for (auto& [name, d] : decls) {
+    auto t = produce(name).detach().to(at::kCPU).contiguous();
+    if (t.scalar_type() != d.dtype || t.sizes() != at::IntArrayRef(d.shape))
+      throw fail("tensor '" + name + "' does not match its declared dtype/shape");
+    put(t.data_ptr(), size_t(t.numel()) * t.element_size());
+  }
+  ::fsync(fd);
+  ::close(fd);
+  if (::link(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    throw Error("execution_error", "cannot create " + path.string() + ": " + std::strerror(e));
+  }
+  ::unlink(tmp.c_str());
 }
 
 }  // namespace comfy::io

@@ -1,6 +1,8 @@
 #include "models/blocks.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #if defined(COMFY_HAVE_SDPA) || __has_include(<ATen/ops/scaled_dot_product_attention.h>)
 #define COMFY_USE_SDPA 1
@@ -31,17 +33,23 @@ LayerNorm::LayerNorm(WeightSource& w, const std::string& p, int64_t dim, double 
   bias = w.get(p + "bias", {dim});
 }
 
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads) {
-  const int64_t B = q.size(0), N = q.size(1), M = k.size(1), C = q.size(2), D = C / heads;
-  // [B, N, H*D] -> [B, H, N, D]
-  auto qh = q.view({B, N, heads, D}).transpose(1, 2);
-  auto kh = k.view({B, M, heads, D}).transpose(1, 2);
-  auto vh = v.view({B, M, heads, D}).transpose(1, 2);
+namespace {
 #ifdef COMFY_USE_SDPA
-  auto out = at::scaled_dot_product_attention(qh, kh, vh);  // [B, H, N, D]
-#else
+// COMFY_ATTENTION=plain forces the plain kernel where SDPA exists (benchmarks, debugging).
+bool force_plain_attention() {
+  static const bool plain = [] {
+    const char* e = std::getenv("COMFY_ATTENTION");
+    return e && std::string(e) == "plain";
+  }();
+  return plain;
+}
+#endif
+
+// softmax(q k^T / sqrt(D)) v on [B, H, N, D] tensors, splitting B*H so the score matrix stays bounded.
+at::Tensor plain_attention(const at::Tensor& qh, const at::Tensor& kh, const at::Tensor& vh) {
+  const int64_t B = qh.size(0), heads = qh.size(1), N = qh.size(2), M = kh.size(2), D = qh.size(3), C = heads * D;
   const double scale = 1.0 / std::sqrt(double(D));
-  const bool upcast = q.scalar_type() != at::kFloat && q.scalar_type() != at::kDouble;
+  const bool upcast = qh.scalar_type() != at::kFloat && qh.scalar_type() != at::kDouble;
   auto q3 = qh.reshape({B * heads, N, D});
   auto k3 = kh.reshape({B * heads, M, D});
   auto v3 = vh.reshape({B * heads, M, D});
@@ -57,8 +65,23 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
     parts.push_back(at::bmm(sim, v3.slice(0, s, e)));  // [c, N, D]
   }
   auto out = (parts.size() == 1 ? parts[0] : at::cat(parts, 0)).view({B, heads, N, D});
-#endif
   return out.transpose(1, 2).reshape({B, N, C});  // [B, N, H*D]
+}
+}  // namespace
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads) {
+  const int64_t B = q.size(0), N = q.size(1), M = k.size(1), C = q.size(2), D = C / heads;
+  // [B, N, H*D] -> [B, H, N, D]
+  auto qh = q.view({B, N, heads, D}).transpose(1, 2);
+  auto kh = k.view({B, M, heads, D}).transpose(1, 2);
+  auto vh = v.view({B, M, heads, D}).transpose(1, 2);
+#ifdef COMFY_USE_SDPA
+  if (!force_plain_attention()) {
+    auto out = at::scaled_dot_product_attention(qh, kh, vh);  // [B, H, N, D]
+    return out.transpose(1, 2).reshape({B, N, C});
+  }
+#endif
+  return plain_attention(qh, kh, vh);
 }
 
 at::Tensor timestep_embedding(const at::Tensor& t, int64_t dim) {

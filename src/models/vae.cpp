@@ -155,8 +155,10 @@ AutoencoderKL::AutoencoderKL(const VaeConfig& c, WeightSource& w) : cfg_(c), imp
   I.dec_conv_out = Conv2d(w, "decoder.conv_out.", block_in, c.out_ch, 3);
 
   weights_ = w.taken();
-  device_ = weights_.begin()->second.device();
-  dtype_ = weights_.begin()->second.scalar_type();
+  if (!weights_.empty()) {
+    device_ = weights_.begin()->second.device();
+    dtype_ = weights_.begin()->second.scalar_type();
+  }
 }
 
 at::Tensor AutoencoderKL::encode_moments(const at::Tensor& x) const {

@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -59,6 +60,17 @@ void save_safetensors(const std::filesystem::path& path, const std::map<std::str
                       const std::map<std::string, std::string>& metadata = {}, bool overwrite = false);
 std::string safetensors_bytes(const std::map<std::string, at::Tensor>& tensors,
                               const std::map<std::string, std::string>& metadata = {});
+
+// Streams a large file without holding it in memory: `decls` gives each tensor's dtype and shape (the
+// header is written first), then produce(name) is called once per tensor in name order and must return
+// a tensor of exactly that dtype/shape. Same atomic, never-overwriting semantics as save_safetensors.
+struct TensorDecl {
+  c10::ScalarType dtype;
+  std::vector<int64_t> shape;
+};
+void save_safetensors_streamed(const std::filesystem::path& path, const std::map<std::string, TensorDecl>& decls,
+                               const std::function<at::Tensor(const std::string&)>& produce,
+                               const std::map<std::string, std::string>& metadata = {});
 
 std::string dtype_name(c10::ScalarType t);        // F32 ...
 c10::ScalarType dtype_from_name(const std::string& s);  // throws on unknown

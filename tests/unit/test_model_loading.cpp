@@ -1,0 +1,369 @@
+// Model folders, extra_model_paths.yaml, CheckpointLoaderSimple / VAELoader / LoRA / VAE nodes on the tiny
+// golden checkpoint.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "comfy/core/error.hpp"
+#include "comfy/core/node.hpp"
+#include "comfy/core/types.hpp"
+#include "comfy/io/files.hpp"
+#include "comfy/io/model_folders.hpp"
+#include "comfy/io/safetensors.hpp"
+#include "comfy/models/checkpoint.hpp"
+#include "comfy/models/lora.hpp"
+#include "comfy/models/random_checkpoint.hpp"
+#include "comfy/models/unet.hpp"
+#include "comfy/models/vae.hpp"
+#include "test_util.hpp"
+
+using namespace comfy;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path tiny_ckpt() { return test::golden_root() / "nets" / "tiny-sd15.safetensors"; }
+
+void touch(const fs::path& p, const std::string& bytes = "x") {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+NodeOutput run_node(const std::string& cls, std::map<std::string, Value> values, const RuntimeConfig& cfg) {
+  const NodeDef* def = Registry::global().find(cls);
+  if (!def) throw std::runtime_error("no node " + cls);
+  NodeInputs in;
+  in.values = std::move(values);
+  ExecContext ctx;
+  ctx.class_type = cls;
+  ctx.config = &cfg;
+  return def->execute(in, ctx);
+}
+
+struct ModelsDir {
+  test::TempDir td;
+  RuntimeConfig cfg;
+  ModelsDir() {
+    cfg.models_dirs = {td.path / "models"};
+    fs::create_directories(td.path / "models" / "checkpoints");
+    fs::create_directories(td.path / "models" / "loras");
+    fs::create_directories(td.path / "models" / "vae");
+    fs::create_symlink(tiny_ckpt(), td.path / "models" / "checkpoints" / "tiny.safetensors");
+  }
+};
+
+}  // namespace
+
+TEST(ModelFolders, ListsAcceptedFilesOfEveryRootSortedAndDeduplicated) {
+  test::TempDir td;
+  touch(td.path / "a/checkpoints/z.safetensors");
+  touch(td.path / "a/checkpoints/sub/y.ckpt");
+  touch(td.path / "a/checkpoints/readme.txt");
+  touch(td.path / "a/checkpoints/.git/x.safetensors");
+  touch(td.path / "b/checkpoints/z.safetensors");
+  touch(td.path / "b/checkpoints/A.SFT");
+  RuntimeConfig cfg;
+  cfg.models_dirs = {td.path / "a", td.path / "b"};
+  auto mf = io::ModelFolders::from_config(cfg);
+  EXPECT_EQ(mf.list("checkpoints"), (std::vector<std::string>{"A.SFT", "sub/y.ckpt", "z.safetensors"}));
+  // First root wins; names cannot climb out of the folder; Windows separators are read as '/'.
+  EXPECT_EQ(*mf.resolve("checkpoints", "z.safetensors"), td.path / "a/checkpoints/z.safetensors");
+  EXPECT_EQ(*mf.resolve("checkpoints", "sub\\y.ckpt"), td.path / "a/checkpoints/sub/y.ckpt");
+  touch(td.path / "a/secret.safetensors");
+  EXPECT_FALSE(mf.resolve("checkpoints", "../secret.safetensors"));
+  EXPECT_FALSE(mf.resolve("checkpoints", "/etc/passwd"));
+  // ComfyUI: relpath(join("/", name), "/") -> "checkpoints/z.safetensors" under the root: not there.
+  EXPECT_FALSE(mf.resolve("checkpoints", "../checkpoints/z.safetensors"));
+  // Legacy alias: clip -> text_encoders (default paths models/text_encoders and models/clip).
+  touch(td.path / "a/clip/te.safetensors");
+  EXPECT_EQ(mf.list("clip"), (std::vector<std::string>{"te.safetensors"}));
+}
+
+TEST(ModelFolders, ReadsExtraModelPathsYamlLikeComfyUI) {
+  test::TempDir td;
+  const std::string yaml =
+      "# comment\n"
+      "a111:\n"
+      "    base_path: webui/\n"
+      "\n"
+      "    checkpoints: models/Stable-diffusion   # trailing comment\n"
+      "    vae: models/VAE\n"
+      "    loras: |\n"
+      "         models/Lora\n"
+      "         models/LyCORIS\n"
+      "    upscale_models: |\n"
+      "                  models/ESRGAN\n"
+      "other:\n"
+      "    is_default: true\n"
+      "    checkpoints: \"rel/ckpts\"\n"
+      "    unet: /abs/unet\n"
+      "empty:\n";
+  fs::path f = td.path / "extra_model_paths.yaml";
+  touch(f, yaml);
+  RuntimeConfig cfg;
+  cfg.models_dirs = {td.path / "models"};
+  cfg.extra_model_paths = f;
+  auto mf = io::ModelFolders::from_config(cfg);
+  EXPECT_EQ(mf.paths("checkpoints"),
+            (std::vector<fs::path>{td.path / "rel/ckpts", td.path / "models/checkpoints",
+                                   td.path / "webui/models/Stable-diffusion"}));
+  EXPECT_EQ(mf.paths("loras"), (std::vector<fs::path>{td.path / "models/loras", td.path / "webui/models/Lora",
+                                                      td.path / "webui/models/LyCORIS"}));
+  EXPECT_EQ(mf.paths("vae").back(), td.path / "webui/models/VAE");
+  EXPECT_EQ(mf.paths("upscale_models").back(), td.path / "webui/models/ESRGAN");
+  EXPECT_EQ(mf.paths("diffusion_models").front(), fs::path("/abs/unet"));
+}
+
+TEST(ModelFolders, YamlBlockScalarKeepsHashTextAndExpandsVariables) {
+  test::TempDir td;
+  setenv("COMFY_TEST_MODELS_BASE", (td.path / "base").c_str(), 1);
+  io::ModelFolders mf;
+  mf.load_yaml_text("s:\n  base_path: $COMFY_TEST_MODELS_BASE\n  loras: |\n    x # not a comment\n", td.path);
+  EXPECT_EQ(mf.paths("loras"), (std::vector<fs::path>{td.path / "base/x # not a comment"}));
+  EXPECT_THROW(mf.load_yaml_text("s:\n  a: 1\n   b: 2\n", td.path), Error);
+}
+
+TEST(CheckpointLoaderSimple, LoadsTheTinySd15CheckpointIntoModelClipAndVae) {
+  ModelsDir md;
+  auto out = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  ASSERT_EQ(out.values.size(), 3u);
+  auto model = out.values[0].as<Model>();
+  EXPECT_EQ(model->family, "SD15");
+  auto unet = std::dynamic_pointer_cast<const UNetModel>(model->net);
+  ASSERT_TRUE(unet);
+  EXPECT_EQ(unet->config().model_channels, 32);
+  EXPECT_EQ(unet->config().context_dim, 32);
+  EXPECT_TRUE(out.values[1].as<Clip>()->encoder);
+  EXPECT_TRUE(out.values[2].as<Vae>()->net);
+  // The combo lists the file.
+  io::set_active_model_folders(md.cfg);
+  auto choices = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
+  EXPECT_EQ(choices, std::vector<std::string>{"tiny.safetensors"});
+}
+
+TEST(CheckpointLoaderSimple, MissingFileIsComfyUIsFileNotFoundMessage) {
+  ModelsDir md;
+  try {
+    run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("nope.safetensors")}}, md.cfg);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "Model in folder 'checkpoints' with filename 'nope.safetensors' not found.");
+    EXPECT_EQ(e.input_name, "ckpt_name");
+  }
+  // Validation sees the files of the run's folders through the combo's choices.
+  io::set_active_model_folders(md.cfg);
+  auto ch = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
+  EXPECT_EQ(ch, std::vector<std::string>{"tiny.safetensors"});
+}
+
+TEST(CheckpointLoaderSimple, TruncatedCheckpointNamesTheInputAndFile) {
+  ModelsDir md;
+  auto bytes = io::read_file(tiny_ckpt());
+  touch(md.td.path / "models/checkpoints/cut.safetensors", bytes.substr(0, bytes.size() / 2));
+  try {
+    run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("cut.safetensors")}}, md.cfg);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.input_name, "ckpt_name");
+    EXPECT_NE(std::string(e.what()).find("cut.safetensors"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CheckpointLoaderSimple, RefusesSdxlNamingWhatItFound) {
+  ModelsDir md;
+  fs::create_symlink(test::golden_root() / "nets/tiny-sdxl-unet.safetensors",
+                     md.td.path / "models/checkpoints/xl.safetensors");
+  try {
+    run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("xl.safetensors")}}, md.cfg);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.input_name, "ckpt_name");
+    EXPECT_NE(std::string(e.what()).find("SDXL"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("label_emb"), std::string::npos) << e.what();
+  }
+}
+
+TEST(VAELoader, LoadsAStandaloneVaeFile) {
+  ModelsDir md;
+  auto st = io::SafeTensors::open(tiny_ckpt());
+  std::map<std::string, at::Tensor> vae;
+  for (auto& [k, t] : tensors_under(*st, "first_stage_model.")) vae[k] = t;
+  io::save_safetensors(md.td.path / "models/vae/v.safetensors", vae);
+  auto out = run_node("VAELoader", {{"vae_name", Value("v.safetensors")}}, md.cfg);
+  auto from_file = out.values[0].as<Vae>();
+  auto from_ckpt = load_vae(st, "first_stage_model.", md.cfg);
+  auto z = at::randn({1, 4, 4, 6});
+  EXPECT_TRUE(at::equal(from_file->net->decode(z), from_ckpt->net->decode(z)));
+}
+
+// ---- LoRA
+
+namespace {
+// A LoRA for the tiny UNet: one module in kohya LDM naming, one in kohya diffusers naming (with alpha),
+// one conv module, plus a key nothing takes.
+std::map<std::string, at::Tensor> make_lora(int64_t rank) {
+  auto g = [](std::vector<int64_t> s) { return at::randn(s) * 0.1; };
+  std::map<std::string, at::Tensor> l;
+  // input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight [32, 32]
+  l["lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.lora_up.weight"] = g({32, rank});
+  l["lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.lora_down.weight"] = g({rank, 32});
+  // diffusers name of middle_block.1.transformer_blocks.0.ff.net.2.weight [64, 256]
+  l["lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.lora_up.weight"] = g({64, rank});
+  l["lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.lora_down.weight"] = g({rank, 256});
+  l["lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.alpha"] = at::scalar_tensor(3.0);
+  // conv: diffusers down_blocks.1.resnets.0.conv1 = input_blocks.3.0.in_layers.2.weight [64, 32, 3, 3]
+  l["lora_unet_down_blocks_1_resnets_0_conv1.lora_up.weight"] = g({64, rank, 1, 1});
+  l["lora_unet_down_blocks_1_resnets_0_conv1.lora_down.weight"] = g({rank, 32, 3, 3});
+  l["lora_unet_down_blocks_1_resnets_0_conv1.alpha"] = at::scalar_tensor(double(rank));
+  l["something_else.weight"] = g({2});
+  return l;
+}
+}  // namespace
+
+TEST(LoraLoader, MergesUpTimesDownScaledByAlphaOverRankWithoutTouchingTheInput) {
+  ModelsDir md;
+  const int64_t rank = 4;
+  auto lora = make_lora(rank);
+  io::save_safetensors(md.td.path / "models/loras/l.safetensors", lora);
+  auto base = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg).values[0].as<Model>();
+  auto base_unet = std::dynamic_pointer_cast<const UNetModel>(base->net);
+  const TensorMap before = [&] {
+    TensorMap m;
+    for (auto& [k, v] : base_unet->weights()) m[k] = v.clone();
+    return m;
+  }();
+  const double strength = 0.7;
+  auto out = run_node("LoraLoaderModelOnly",
+                      {{"model", Value(base)}, {"lora_name", Value("l.safetensors")}, {"strength_model", Value(strength)}},
+                      md.cfg);
+  auto patched = std::dynamic_pointer_cast<const UNetModel>(out.values[0].as<Model>()->net);
+  ASSERT_TRUE(patched);
+  ASSERT_NE(patched.get(), base_unet.get());
+
+  struct Expect { std::string key, lora; double alpha; };
+  for (auto& e : {Expect{"input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",
+                         "lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q", double(rank)},
+                  Expect{"middle_block.1.transformer_blocks.0.ff.net.2.weight",
+                         "lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2", 3.0},
+                  Expect{"input_blocks.3.0.in_layers.2.weight", "lora_unet_down_blocks_1_resnets_0_conv1", double(rank)}}) {
+    auto up = lora[e.lora + ".lora_up.weight"].to(at::kDouble), down = lora[e.lora + ".lora_down.weight"].to(at::kDouble);
+    auto W = before.at(e.key).to(at::kDouble);
+    auto expected = W + strength * (e.alpha / double(rank)) * at::mm(up.flatten(1), down.flatten(1)).reshape(W.sizes());
+    EXPECT_TRUE(at::allclose(patched->weights().at(e.key).to(at::kDouble), expected, 1e-6, 1e-6)) << e.key;
+    EXPECT_TRUE(at::equal(base_unet->weights().at(e.key), before.at(e.key))) << "input modified: " << e.key;
+    EXPECT_FALSE(at::equal(patched->weights().at(e.key), before.at(e.key))) << e.key;
+  }
+  // Untouched weights are shared, not copied.
+  EXPECT_TRUE(patched->weights().at("out.2.weight").is_same(base_unet->weights().at("out.2.weight")));
+  // The patched model runs and differs from the base.
+  auto x = at::randn({1, 4, 8, 8}), t = at::full({1}, 500.0), ctx = at::randn({1, 7, 32});
+  EXPECT_FALSE(at::allclose(patched->forward(x, t, ctx), base_unet->forward(x, t, ctx)));
+}
+
+TEST(LoraLoader, ZeroStrengthReturnsTheInputsUnchanged) {
+  ModelsDir md;
+  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_lora(2));
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto out = run_node("LoraLoader",
+                      {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("l.safetensors")},
+                       {"strength_model", Value(0.0)}, {"strength_clip", Value(0.0)}},
+                      md.cfg);
+  EXPECT_EQ(out.values[0].as_object().get(), ck.values[0].as_object().get());
+  EXPECT_EQ(out.values[1].as_object().get(), ck.values[1].as_object().get());
+}
+
+TEST(LoraKeys, DiffusersNamesCoverEveryUNetWeightOfSd15) {
+  // unet_to_diffusers over the full SD1.5 config maps onto every .weight of the real layout except the
+  // ones diffusers names the same way (none) — check that it reaches each block kind.
+  auto m = unet_to_diffusers(UNetConfig::sd15());
+  EXPECT_EQ(m.at("down_blocks.0.attentions.1.transformer_blocks.0.attn2.to_k.weight"),
+            "input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight");
+  EXPECT_EQ(m.at("down_blocks.0.downsamplers.0.conv.weight"), "input_blocks.3.0.op.weight");
+  EXPECT_EQ(m.at("up_blocks.0.upsamplers.0.conv.weight"), "output_blocks.2.1.conv.weight");
+  EXPECT_EQ(m.at("up_blocks.1.upsamplers.0.conv.weight"), "output_blocks.5.2.conv.weight");
+  EXPECT_EQ(m.at("up_blocks.3.attentions.2.proj_out.weight"), "output_blocks.11.1.proj_out.weight");
+  EXPECT_EQ(m.at("mid_block.resnets.1.conv2.weight"), "middle_block.2.out_layers.3.weight");
+  EXPECT_EQ(m.count("up_blocks.0.attentions.0.proj_in.weight"), 0u);  // no transformers at the deepest level
+}
+
+// ---- VAE nodes
+
+TEST(VAEDecodeTiled, TiledScaleBlendsTilesBackIntoTheWholeImage) {
+  // With a per-pixel function (nearest x2 upscale) every tiling must reproduce the untiled result.
+  auto z = at::randn({2, 3, 13, 21});
+  auto fn = [](const at::Tensor& t) { return at::upsample_nearest2d(t, {t.size(2) * 2, t.size(3) * 2}); };
+  auto whole = fn(z);
+  for (auto [tx, ty, ov] : {std::tuple<int, int, int>{8, 8, 2}, {5, 16, 1}, {32, 4, 2}, {6, 6, 0}}) {
+    auto tiled = tiled_scale(z, fn, tx, ty, ov, 2, 3);
+    EXPECT_TRUE(at::allclose(tiled, whole, 1e-5, 1e-6)) << tx << "x" << ty << " overlap " << ov;
+  }
+}
+
+TEST(VAEDecodeTiled, NodeMatchesPlainDecodeWhenOneTileCoversTheLatent) {
+  ModelsDir md;
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto l = std::make_shared<Latent>();
+  l->samples = at::randn({1, 4, 6, 10});
+  auto plain = run_node("VAEDecode", {{"samples", Value(l)}, {"vae", ck.values[2]}}, md.cfg).values[0].as_tensor();
+  auto tiled = run_node("VAEDecodeTiled",
+                        {{"samples", Value(l)}, {"vae", ck.values[2]}, {"tile_size", Value(512)}, {"overlap", Value(64)},
+                         {"temporal_size", Value(64)}, {"temporal_overlap", Value(8)}},
+                        md.cfg).values[0].as_tensor();
+  EXPECT_EQ(plain.sizes(), (std::vector<int64_t>{1, 12, 20, 3}));
+  EXPECT_TRUE(at::allclose(plain, tiled, 1e-5, 1e-5));
+}
+
+TEST(VAEDecode, FallsBackToTiledDecodingWhenOutOfMemory) {
+  auto st = io::SafeTensors::open(tiny_ckpt());
+  RuntimeConfig cfg;
+  auto vae = std::dynamic_pointer_cast<AutoencoderKL>(load_vae(st, "first_stage_model.", cfg)->net);
+  auto z = at::randn({1, 4, 70, 9});  // taller than one 64-latent-pixel tile
+  auto expected = vae->decode_tiled(z, 64, 64, 16);
+  vae->simulate_oom = true;
+  auto got = vae->decode(z);
+  EXPECT_TRUE(at::equal(got, expected));
+}
+
+TEST(VAEEncode, NodeCropsToMultiplesOfEightAndReturnsTheMean) {
+  ModelsDir md;
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto img = at::rand({1, 20, 27, 4});
+  auto out = run_node("VAEEncode", {{"pixels", Value(img)}, {"vae", ck.values[2]}}, md.cfg).values[0].as<Latent>();
+  // The tiny VAE's true factor is 2: 16x24 pixels -> 8x12 latent.
+  EXPECT_EQ(out->samples.sizes(), (std::vector<int64_t>{1, 4, 8, 12}));
+}
+
+TEST(MakeCheckpoint, TinyRandomCheckpointLoadsThroughCheckpointLoaderSimple) {
+  ModelsDir md;
+  RandomCheckpointOptions opt;
+  opt.tiny = true;
+  const size_t n = write_random_checkpoint(md.td.path / "models/checkpoints/rnd.safetensors", opt);
+  // Same key set as the tiny golden checkpoint (UNet + CLIP + VAE in the SD1.5 layout).
+  auto golden = io::SafeTensors::open(tiny_ckpt());
+  auto made = io::SafeTensors::open(md.td.path / "models/checkpoints/rnd.safetensors");
+  EXPECT_EQ(made->names(), golden->names());
+  EXPECT_EQ(n, golden->names().size());
+  for (const auto& k : golden->names()) EXPECT_EQ(made->info(k).shape, golden->info(k).shape) << k;
+  EXPECT_EQ(made->info("model.diffusion_model.out.2.weight").dtype, "F16");
+  auto out = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("rnd.safetensors")}}, md.cfg);
+  auto l = std::make_shared<Latent>();
+  l->samples = at::zeros({1, 4, 4, 4});
+  auto img = run_node("VAEDecode", {{"samples", Value(l)}, {"vae", out.values[2]}}, md.cfg).values[0].as_tensor();
+  EXPECT_EQ(img.sizes(), (std::vector<int64_t>{1, 8, 8, 3}));
+  // Never overwrites.
+  EXPECT_THROW(write_random_checkpoint(md.td.path / "models/checkpoints/rnd.safetensors", opt), Error);
+}
+
+TEST(LoraLoader, UNetOnlyLoraPatchesTheModelAndPassesTheClipThrough) {
+  ModelsDir md;
+  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_lora(2));
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto out = run_node("LoraLoader",
+                      {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("l.safetensors")},
+                       {"strength_model", Value(1.0)}, {"strength_clip", Value(1.0)}},
+                      md.cfg);
+  EXPECT_NE(out.values[0].as_object().get(), ck.values[0].as_object().get());
+  EXPECT_EQ(out.values[1].as_object().get(), ck.values[1].as_object().get());
+}
