@@ -17,8 +17,12 @@ if(NOT TARGET cxxopts::cxxopts)
 endif()
 
 # utf8proc (Unicode categories, NFC, case mapping for the CLIP tokenizer); plain find_* so a bare prefix works.
-find_path(UTF8PROC_INCLUDE_DIR utf8proc.h REQUIRED)
-find_library(UTF8PROC_LIBRARY NAMES utf8proc REQUIRED)
+find_path(UTF8PROC_INCLUDE_DIR utf8proc.h)
+find_library(UTF8PROC_LIBRARY NAMES utf8proc)
+if(NOT UTF8PROC_INCLUDE_DIR OR NOT UTF8PROC_LIBRARY)
+  message(FATAL_ERROR "utf8proc not found: install libutf8proc-dev (scripts/setup.sh does); on a GPU machine "
+                      "re-run scripts/fetch-debs.sh here so .debs/ holds libutf8proc-dev and libutf8proc2")
+endif()
 add_library(utf8proc::utf8proc UNKNOWN IMPORTED)
 set_target_properties(utf8proc::utf8proc PROPERTIES IMPORTED_LOCATION ${UTF8PROC_LIBRARY}
                       INTERFACE_INCLUDE_DIRECTORIES ${UTF8PROC_INCLUDE_DIR})

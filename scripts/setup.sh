@@ -30,9 +30,7 @@ if [[ "${SKIP_APT:-0}" != 1 ]]; then
 fi
 
 BUILD_DIR="${BUILD_DIR:-build}"
-FUZZ=OFF
-if command -v clang++ >/dev/null 2>&1; then FUZZ=ON; fi
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOMFY_BUILD_FUZZ="$FUZZ" >/dev/null
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
 # The CLIP BPE vocabulary is not committed: install it from ../shared into the build's share folder.

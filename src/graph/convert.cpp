@@ -96,15 +96,20 @@ class Converter {
     for (size_t i = 0; i < entries.size(); ++i) (integer_like_key(entries[i].first) ? ints : rest).push_back(i);
     std::stable_sort(ints.begin(), ints.end(),
                      [&](size_t a, size_t b) { return std::stoull(entries[a].first) < std::stoull(entries[b].first); });
+    // Appended to the ordered_map's vector directly: its keyed insert is a linear search.
+    auto& vec = static_cast<std::vector<std::pair<const std::string, ojson>>&>(*out.get_ptr<ojson::object_t*>());
+    std::set<std::string> ids;
     for (auto v : {&ints, &rest})
-      for (size_t i : *v) out[entries[i].first] = std::move(entries[i].second);
+      for (size_t i : *v)
+        if (ids.insert(entries[i].first).second) vec.emplace_back(entries[i].first, std::move(entries[i].second));
+        else warn("duplicate node id " + entries[i].first + " ignored");
     apply_prefix_patterns(out);
     // Step 5 of 3.1: links to nodes that were not emitted (muted sources) are removed.
     for (auto& [id, node] : out.items()) {
       auto& inputs = node["inputs"];
       std::vector<std::string> drop;
       for (auto& [name, v] : inputs.items())
-        if (is_link(v) && v[0].is_string() && !out.contains(v[0].get<std::string>())) drop.push_back(name);
+        if (is_link(v) && v[0].is_string() && !ids.count(v[0].get<std::string>())) drop.push_back(name);
       for (auto& n : drop) inputs.erase(n);
     }
     return out;

@@ -1,5 +1,7 @@
 // JSON text -> ordered_json with hard limits and ComfyUI's leniencies (see parse_json_text).
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "comfy/core/error.hpp"
@@ -107,33 +109,57 @@ class Builder {
   size_t error_pos_ = 0;
 
  private:
-  template <class V>
-  ojson* insert(V&& v) {
+  struct Open {
+    ojson* v;
+    // ordered_map finds keys linearly; big objects (100k-node prompts) get a hash index.
+    std::unique_ptr<std::unordered_map<std::string, size_t>> index;
+  };
+
+  ojson* insert(ojson v) {
     if (stack_.empty()) {
-      root_ = ojson(std::forward<V>(v));
+      root_ = std::move(v);
       return &root_;
     }
-    ojson* top = stack_.back();
-    if (top->is_array()) {
-      top->push_back(ojson(std::forward<V>(v)));
-      return &top->back();
+    Open& top = stack_.back();
+    if (top.v->is_array()) {
+      top.v->push_back(std::move(v));
+      return &top.v->back();
     }
-    ojson& slot = (*top)[key_];
-    slot = ojson(std::forward<V>(v));
-    return &slot;
+    auto* obj = top.v->get_ptr<ojson::object_t*>();
+    auto& vec = static_cast<std::vector<std::pair<const std::string, ojson>>&>(*obj);
+    if (!top.index && vec.size() >= 32) {
+      top.index = std::make_unique<std::unordered_map<std::string, size_t>>();
+      for (size_t i = 0; i < vec.size(); ++i) top.index->emplace(vec[i].first, i);
+    }
+    size_t found = vec.size();
+    if (top.index) {
+      auto it = top.index->find(key_);
+      if (it != top.index->end()) found = it->second;
+    } else {
+      for (size_t i = 0; i < vec.size(); ++i)
+        if (vec[i].first == key_) found = i;
+    }
+    if (found < vec.size()) {  // duplicate key: the last value wins (Python's json)
+      vec[found].second = std::move(v);
+      return &vec[found].second;
+    }
+    if (top.index) top.index->emplace(key_, vec.size());
+    vec.emplace_back(key_, std::move(v));
+    return &vec.back().second;
   }
   template <class V>
   bool put(V&& v) {
-    insert(std::forward<V>(v));
+    insert(ojson(std::forward<V>(v)));
     return true;
   }
   bool open(ojson v) {
     if (stack_.size() >= size_t(kMaxJsonDepth)) return false;
-    stack_.push_back(insert(std::move(v)));
+    ojson* p = insert(std::move(v));
+    stack_.push_back(Open{p, nullptr});
     return true;
   }
   ojson& root_;
-  std::vector<ojson*> stack_;
+  std::vector<Open> stack_;
   std::string key_;
 };
 

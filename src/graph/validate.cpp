@@ -48,6 +48,7 @@ Value to_value(const ojson& v) {
 
 struct NodeState {
   std::string id;
+  ojson* node = nullptr;  // into the prompt (ordered_json lookups by key are linear)
   const NodeDef* def = nullptr;
   bool computed = false;
   json errors = json::array();
@@ -78,7 +79,7 @@ class Validator {
       std::string ct = node["class_type"].get<std::string>();
       const NodeDef* def = reg_.find(ct);
       index_.emplace(id, nodes_.size());
-      nodes_.push_back(NodeState{id, def});
+      nodes_.push_back(NodeState{id, &node, def});
       if (!def) {
         unknown.emplace_back(id, ct);
         continue;
@@ -121,7 +122,7 @@ class Validator {
         if (!res.node_errors.contains(f.id))
           res.node_errors[f.id] = json{{"errors", f.errors},
                                        {"dependent_outputs", json::array()},
-                                       {"class_type", prompt_[f.id]["class_type"]}};
+                                       {"class_type", (*f.node)["class_type"]}};
         res.node_errors[f.id]["dependent_outputs"].push_back(o);
       }
     }
@@ -177,7 +178,7 @@ class Validator {
     if (st.computed) return;
     st.computed = true;
     const NodeDef* def = st.def;
-    ojson& node = prompt_[st.id];
+    ojson& node = *st.node;
     if (!node.contains("inputs")) node["inputs"] = ojson::object();
     ojson& inputs = node["inputs"];
     bool is_target = targets_.count(st.id) > 0;

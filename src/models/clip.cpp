@@ -15,76 +15,89 @@ namespace comfy {
 namespace fs = std::filesystem;
 
 // ---- hyper-parameters
-ClipTextConfig ClipTextConfig::detect(const io::SafeTensors& st, const std::string& p) {
+ClipTextConfig ClipTextConfig::detect(const TensorMap& t) {
   auto shape = [&](const std::string& name) {
-    if (!st.contains(p + name)) throw Error("invalid_checkpoint", "CLIP text model: missing tensor " + p + name);
-    return st.info(p + name).shape;
+    auto it = t.find(name);
+    if (it == t.end()) throw Error("invalid_checkpoint", "CLIP text model: missing tensor text_model." + name);
+    return it->second.sizes().vec();
   };
   ClipTextConfig c;
   auto tok = shape("embeddings.token_embedding.weight");
   auto pos = shape("embeddings.position_embedding.weight");
   if (tok.size() != 2 || pos.size() != 2 || tok[1] != pos[1])
-    throw Error("invalid_checkpoint", "CLIP text model: unexpected embedding shapes under " + p);
+    throw Error("invalid_checkpoint", "CLIP text model: unexpected embedding shapes");
   c.vocab = tok[0];
   c.hidden = tok[1];
   c.positions = pos[0];
-  const std::string layer_prefix = p + "encoder.layers.";
+  const std::string layer_prefix = "encoder.layers.";
   std::set<int64_t> ids;
-  for (const auto& name : st.names()) {
+  for (const auto& [name, _] : t) {
     if (name.compare(0, layer_prefix.size(), layer_prefix) != 0) continue;
     auto rest = name.substr(layer_prefix.size());
-    auto dot = rest.find('.');
     try {
-      ids.insert(std::stoll(rest.substr(0, dot)));
+      ids.insert(std::stoll(rest.substr(0, rest.find('.'))));
     } catch (...) {
     }
   }
   c.layers = static_cast<int64_t>(ids.size());
   if (c.layers == 0 || *ids.rbegin() != c.layers - 1)
-    throw Error("invalid_checkpoint", "CLIP text model: no contiguous encoder.layers.N under " + p);
+    throw Error("invalid_checkpoint", "CLIP text model: no contiguous encoder.layers.N");
   c.intermediate = shape("encoder.layers.0.mlp.fc1.weight")[0];
   c.heads = c.hidden % 64 == 0 ? c.hidden / 64 : (c.hidden % 16 == 0 ? c.hidden / 16 : 1);
   return c;
 }
 
 // ---- weights by checkpoint name
-ClipTextModel::ClipTextModel(const io::SafeTensors& st, const std::string& p, const ClipTextConfig& config,
-                             c10::Device device)
-    : config_(config), device_(device) {
-  // ComfyUI computes the text encoder in float32 whatever the storage dtype.
-  auto get = [&](const std::string& name) {
-    if (!st.contains(p + name)) throw Error("invalid_checkpoint", "CLIP text model: missing tensor " + p + name);
-    return st.get(p + name).to(device, at::kFloat).contiguous();
-  };
-  token_embedding_ = get("embeddings.token_embedding.weight");
-  position_embedding_ = get("embeddings.position_embedding.weight");
+ClipTextModel::ClipTextModel(const ClipTextConfig& config, WeightSource& w) : config_(config) {
+  const int64_t C = config.hidden, I = config.intermediate;
+  token_embedding_ = w.get("embeddings.token_embedding.weight", {config.vocab, C});
+  position_embedding_ = w.get("embeddings.position_embedding.weight", {config.positions, C});
   for (int64_t i = 0; i < config.layers; ++i) {
     const std::string l = "encoder.layers." + std::to_string(i) + ".";
     Layer L;
-    L.ln1_w = get(l + "layer_norm1.weight");
-    L.ln1_b = get(l + "layer_norm1.bias");
-    L.q_w = get(l + "self_attn.q_proj.weight");
-    L.q_b = get(l + "self_attn.q_proj.bias");
-    L.k_w = get(l + "self_attn.k_proj.weight");
-    L.k_b = get(l + "self_attn.k_proj.bias");
-    L.v_w = get(l + "self_attn.v_proj.weight");
-    L.v_b = get(l + "self_attn.v_proj.bias");
-    L.out_w = get(l + "self_attn.out_proj.weight");
-    L.out_b = get(l + "self_attn.out_proj.bias");
-    L.ln2_w = get(l + "layer_norm2.weight");
-    L.ln2_b = get(l + "layer_norm2.bias");
-    L.fc1_w = get(l + "mlp.fc1.weight");
-    L.fc1_b = get(l + "mlp.fc1.bias");
-    L.fc2_w = get(l + "mlp.fc2.weight");
-    L.fc2_b = get(l + "mlp.fc2.bias");
+    L.ln1_w = w.get(l + "layer_norm1.weight", {C});
+    L.ln1_b = w.get(l + "layer_norm1.bias", {C});
+    L.q_w = w.get(l + "self_attn.q_proj.weight", {C, C});
+    L.q_b = w.get(l + "self_attn.q_proj.bias", {C});
+    L.k_w = w.get(l + "self_attn.k_proj.weight", {C, C});
+    L.k_b = w.get(l + "self_attn.k_proj.bias", {C});
+    L.v_w = w.get(l + "self_attn.v_proj.weight", {C, C});
+    L.v_b = w.get(l + "self_attn.v_proj.bias", {C});
+    L.out_w = w.get(l + "self_attn.out_proj.weight", {C, C});
+    L.out_b = w.get(l + "self_attn.out_proj.bias", {C});
+    L.ln2_w = w.get(l + "layer_norm2.weight", {C});
+    L.ln2_b = w.get(l + "layer_norm2.bias", {C});
+    L.fc1_w = w.get(l + "mlp.fc1.weight", {I, C});
+    L.fc1_b = w.get(l + "mlp.fc1.bias", {I});
+    L.fc2_w = w.get(l + "mlp.fc2.weight", {C, I});
+    L.fc2_b = w.get(l + "mlp.fc2.bias", {C});
     layers_.push_back(std::move(L));
   }
-  final_ln_w_ = get("final_layer_norm.weight");
-  final_ln_b_ = get("final_layer_norm.bias");
+  final_ln_w_ = w.get("final_layer_norm.weight", {C});
+  final_ln_b_ = w.get("final_layer_norm.bias", {C});
+  weights_ = w.taken();
+}
+
+std::shared_ptr<ClipTextModel> ClipTextModel::load(const TensorMap& tensors, c10::Device device, const std::string& what) {
+  auto config = ClipTextConfig::detect(tensors);
+  MapWeights w(tensors, device, at::kFloat, what);
+  auto model = std::make_shared<ClipTextModel>(config, w);
+  for (const auto& k : w.unused())  // position_ids (never used by ComfyUI), text_projection, logit_scale
+    if (k != "embeddings.position_ids") spdlog::debug("{}: unused key '{}'", what, k);
+  return model;
+}
+
+std::shared_ptr<ClipTextModel> ClipTextModel::with_weights(const TensorMap& replaced) const {
+  TensorMap all = weights_;
+  for (const auto& [k, v] : replaced) all[k] = v;
+  MapWeights w(all, device(), at::kFloat, "patched CLIP");
+  auto model = std::make_shared<ClipTextModel>(config_, w);
+  model->hook = hook;
+  return model;
 }
 
 at::Tensor ClipTextModel::embed_tokens(const at::Tensor& ids) const {
-  return at::embedding(token_embedding_, ids.to(device_, at::kLong));
+  return at::embedding(token_embedding_, ids.to(device(), at::kLong));
 }
 
 ClipTextModel::Output ClipTextModel::forward(const at::Tensor& embeds, std::optional<int64_t> intermediate_output,
@@ -95,7 +108,7 @@ ClipTextModel::Output ClipTextModel::forward(const at::Tensor& embeds, std::opti
     throw Error("execution_error", "CLIP: " + std::to_string(T) + " tokens exceed the " +
                                        std::to_string(config_.positions) + " positions of the model");
   const double eps = config_.layer_norm_eps;
-  at::Tensor x = embeds.to(device_, at::kFloat) + position_embedding_.slice(0, 0, T);  // [B, T, C]
+  at::Tensor x = embeds.to(device(), at::kFloat) + position_embedding_.slice(0, 0, T);  // [B, T, C]
   if (hook) hook("embeddings", x);
 
   // causal mask: -finfo(float32).max above the diagonal (not -inf), as ComfyUI builds it
@@ -136,8 +149,8 @@ ClipTextModel::Output ClipTextModel::forward(const at::Tensor& embeds, std::opti
   out.intermediate = intermediate;
   if (static_cast<int64_t>(pooled_positions.size()) != B)
     throw Error("execution_error", "CLIP: one pooled position per batch row expected");
-  at::Tensor rows = at::arange(B, at::TensorOptions().dtype(at::kLong).device(device_));
-  at::Tensor cols = at::tensor(pooled_positions, at::TensorOptions().dtype(at::kLong)).to(device_);
+  at::Tensor rows = at::arange(B, at::TensorOptions().dtype(at::kLong).device(device()));
+  at::Tensor cols = at::tensor(pooled_positions, at::TensorOptions().dtype(at::kLong)).to(device());
   out.pooled = out.last.index({rows, cols});  // [B, C]
   return out;
 }
@@ -258,7 +271,7 @@ std::vector<CondEntry> Sd1ClipEncoder::encode(const std::string& text, int64_t l
 
 // ---- loading from a checkpoint
 std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
-                                    const RuntimeConfig& cfg) {
+                                    const RuntimeConfig& cfg, std::vector<fs::path> embedding_dirs) {
   // "<prefix>text_model.embeddings..." (HF layout, SD1.5 files) or "<prefix>embeddings..." (older files)
   std::string p;
   for (const std::string& cand : {prefix + "text_model.", prefix})
@@ -268,13 +281,17 @@ std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const s
     }
   if (p.empty())
     throw Error("invalid_checkpoint", "no CLIP text model under '" + prefix + "' in " + st->path().string());
-  auto config = ClipTextConfig::detect(*st, p);
-  auto model = std::make_shared<ClipTextModel>(*st, p, config, cfg.device);
+  auto model = ClipTextModel::load(tensors_under(*st, p), cfg.device, "CLIP in " + st->path().filename().string());
+  auto clip = std::make_shared<Clip>();
+  clip->encoder = std::make_shared<Sd1ClipEncoder>(model, nullptr, std::move(embedding_dirs), cfg);
+  return clip;
+}
+
+std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
+                                    const RuntimeConfig& cfg) {
   std::vector<fs::path> embedding_dirs;
   for (const auto& m : cfg.models_dirs) embedding_dirs.push_back(m / "embeddings");
-  auto clip = std::make_shared<Clip>();
-  clip->encoder = std::make_shared<Sd1ClipEncoder>(model, nullptr, embedding_dirs, cfg);
-  return clip;
+  return load_sd1_clip(std::move(st), prefix, cfg, std::move(embedding_dirs));
 }
 
 }  // namespace comfy

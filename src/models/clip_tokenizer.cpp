@@ -299,6 +299,27 @@ std::vector<std::string> ClipBpe::bpe(const std::string& token) const {
 }
 
 std::vector<int64_t> ClipBpe::encode(const std::string& text) const {
+  // transformers first splits the text on its special tokens (exact, case-sensitive) and tokenizes
+  // the pieces in between on their own.
+  std::vector<int64_t> ids;
+  static const std::string kSpecial[2] = {"<|startoftext|>", "<|endoftext|>"};
+  size_t start = 0;
+  while (true) {
+    size_t best = std::string::npos, which = 0;
+    for (size_t k = 0; k < 2; ++k) {
+      size_t p = text.find(kSpecial[k], start);
+      if (p < best) best = p, which = k;
+    }
+    auto part = encode_plain(text.substr(start, best == std::string::npos ? std::string::npos : best - start));
+    ids.insert(ids.end(), part.begin(), part.end());
+    if (best == std::string::npos) break;
+    ids.push_back(which == 0 ? kStartToken : kEndToken);
+    start = best + kSpecial[which].size();
+  }
+  return ids;
+}
+
+std::vector<int64_t> ClipBpe::encode_plain(const std::string& text) const {
   const auto& enc = byte_encoder();
   std::vector<int64_t> ids;
   for (const auto& piece : pre_tokenize(text)) {

@@ -1,7 +1,8 @@
 // Sampler-level check of the SDE / CFG++ / DPM-Solver / multistep samplers against the golden
-// `samplers` and `samplers_progress` families, bypassing the node layer: the recorded sigmas, initial
-// noise and per-step seed go straight into the sampler with a CFG denoiser over the golden README's
-// toy model. (The node-level parameterised test covers the same cases through the Inspire nodes.)
+// `samplers`, `samplers_progress`, `nodes` and `nodes_core` cases, bypassing the node layer: the
+// recorded sigmas, initial noise, per-step seed and (for Impact) whole schedule go straight into the
+// sampler with a CFG denoiser over the golden README's toy model. (The node-level parameterised test
+// covers the same cases through the nodes.)
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -77,8 +78,10 @@ std::vector<std::string> case_ids() {
   std::vector<std::string> ids;
   for (const auto& c : manifest()["cases"]) {
     const std::string fam = c["family"];
-    if ((fam == "samplers" || fam == "samplers_progress") && c["error"].is_null() &&
-        my_samplers().count(c["params"]["sampler_name"].get<std::string>()))
+    const bool sampled = c["error"].is_null() && c.contains("observed") && c["observed"].is_object() &&
+                         c["observed"].value("sample_calls", 0) == 1;
+    if ((fam == "samplers" || fam == "samplers_progress" || fam == "nodes" || fam == "nodes_core") && sampled &&
+        c["params"].contains("sampler_name") && my_samplers().count(c["params"]["sampler_name"].get<std::string>()))
       ids.push_back(c["id"]);
   }
   return ids;
@@ -114,17 +117,32 @@ TEST_P(SamplerDirectGolden, MatchesReference) {
   run.x = ms.noise_scaling(at::scalar_tensor(sig[0], at::kFloat), noise, latent, max_denoise);
   run.sigmas = sig;
   run.seed = c["observed"]["sampler_seed"].get<uint64_t>();
+  const SamplerInfo& info = get_sampler(p["sampler_name"].get<std::string>());
+  if (c["observed"].contains("impact_total_sigmas") && info.uses_brownian) {
+    // Impact's wrapper: the Brownian range comes from the whole schedule (sampling.md 2.4).
+    at::Tensor total = st->get(c["observed"]["impact_total_sigmas"].get<std::string>());
+    const float lo = total.masked_select(total > 0).min().item<float>(), hi = total.max().item<float>();
+    run.noise_sampler = make_brownian_noise_sampler(run.x, lo, hi, *run.seed, !info.brownian_on_gpu);
+  }
   std::vector<std::pair<int64_t, at::Tensor>> frames;
   at::Tensor last_x0;
   run.callback = [&](int64_t i, const at::Tensor& x, const at::Tensor& den) {
     frames.emplace_back(i, lf.process_out(x));
     last_x0 = den;
   };
-  const SamplerInfo& info = get_sampler(p["sampler_name"].get<std::string>());
   at::Tensor out = ms.inverse_noise_scaling(at::scalar_tensor(sig.back(), at::kFloat), info.fn(run));
   at::Tensor final_latent = lf.process_out(out);
 
   const json& tol = c["tolerance"];
+  const std::string call = c["call"];
+  if (c["family"] == "nodes" || c["family"] == "nodes_core") {
+    // Inspire's Advanced node without leftover noise returns the last x0; everything else the final x.
+    const bool x0_out = call.find("KSamplerAdvanced_inspire") != std::string::npos &&
+                        p["return_with_leftover_noise"].is_boolean() && !p["return_with_leftover_noise"].get<bool>();
+    at::Tensor got = x0_out && last_x0.defined() ? lf.process_out(last_x0) : final_latent;
+    EXPECT_EQ(test::check_close(got, st->get(c["outputs"]["latent"]["samples"].get<std::string>()), tol), "");
+    return;
+  }
   if (c["family"] == "samplers") {
     EXPECT_EQ(test::check_close(final_latent, st->get(c["outputs"]["latent"]["samples"].get<std::string>()), tol), "");
     return;

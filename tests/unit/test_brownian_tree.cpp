@@ -135,20 +135,20 @@ TEST(BrownianTree, ResultDoesNotDependOnQueryOrder) {
 
 // Increments over disjoint intervals are independent N(0, length); adjacent ones add up.
 TEST(BrownianTree, IncrementsHaveVarianceEqualToLength) {
-  brownian::BrownianTree tree(0.02, 15.0, {200000}, at::kCPU, 99);
+  brownian::BrownianTree tree(0.02, 15.0, {50000}, at::kCPU, 99);
   const std::vector<std::pair<double, double>> iv = {{0.02, 0.1}, {0.1, 1.0}, {1.0, 1.3}, {3.0, 9.0}, {9.0, 15.0}};
   std::vector<at::Tensor> w;
   for (auto [s, e] : iv) {
     at::Tensor d = tree.increment(s, e);
     const double var = d.var().item<double>(), len = e - s;
-    // The sample variance of 2e5 normals has relative sd ~ sqrt(2/2e5) = 0.3%.
-    EXPECT_NEAR(var / len, 1.0, 0.02) << "[" << s << ", " << e << "]";
-    EXPECT_NEAR(d.mean().item<double>() / std::sqrt(len), 0.0, 0.015);
+    // The sample variance of 5e4 normals has relative sd ~ sqrt(2/5e4) = 0.6%.
+    EXPECT_NEAR(var / len, 1.0, 0.035) << "[" << s << ", " << e << "]";
+    EXPECT_NEAR(d.mean().item<double>() / std::sqrt(len), 0.0, 0.025);
     w.push_back(d);
   }
   // Disjoint intervals: uncorrelated.
   const double corr = ((w[1] * w[3]).mean() / (w[1].std() * w[3].std())).item<double>();
-  EXPECT_NEAR(corr, 0.0, 0.015);
+  EXPECT_NEAR(corr, 0.0, 0.025);
   // Additivity: W(1,1.3) + W(3,9) pieces vs a query spanning adjacent intervals.
   at::Tensor whole = tree.increment(3.0, 15.0);
   EXPECT_TRUE(at::allclose(whole, w[3] + w[4], 1e-4, 1e-4));

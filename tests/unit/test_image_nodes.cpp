@@ -13,6 +13,7 @@
 #include "comfy/io/png.hpp"
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
+#include "comfy/ops/upscale.hpp"
 #include "comfy/io/hash.hpp"
 #include "test_util.hpp"
 
@@ -36,7 +37,8 @@ std::string capture(const std::string& cmd, int* rc = nullptr) {
 
 struct NodeRunner {
   RuntimeConfig cfg;
-  json prompt = nullptr, extra = nullptr;
+  nlohmann::ordered_json prompt = nullptr;
+  json extra = nullptr;
   NodeOutput run(const std::string& cls, std::map<std::string, Value> inputs) {
     const NodeDef* def = Registry::global().find(cls);
     if (!def) throw std::runtime_error("no node " + cls);
@@ -124,7 +126,7 @@ TEST(SaveImage, PngCarriesPromptAndWorkflowReadableByIndependentReader) {
   test::TempDir tmp;
   NodeRunner r;
   r.cfg.output_dir = tmp.path;
-  r.prompt = json::parse(R"({"3": {"class_type": "KSampler", "inputs": {"cfg": 8.0, "seed": 5, "denoise": 0.87}}})");
+  r.prompt = nlohmann::ordered_json::parse(R"({"3": {"class_type": "KSampler", "inputs": {"cfg": 8.0, "seed": 5, "denoise": 0.87}}})");
   r.extra = json::parse(R"({"workflow": {"nodes": [{"id": 3, "title": "Ünïcode"}], "version": 0.4}})");
   auto img = at::rand({1, 5, 7, 3});
   auto o = r.run("SaveImage", {{"images", img}, {"filename_prefix", "meta"}});
@@ -134,7 +136,7 @@ TEST(SaveImage, PngCarriesPromptAndWorkflowReadableByIndependentReader) {
   ASSERT_EQ(j["text"].size(), 2u);
   EXPECT_EQ(j["text"][0][0], "prompt");
   EXPECT_EQ(j["text"][1][0], "workflow");
-  EXPECT_EQ(json::parse(std::string(j["text"][0][1])), r.prompt);
+  EXPECT_EQ(nlohmann::ordered_json::parse(std::string(j["text"][0][1])), r.prompt);
   EXPECT_EQ(json::parse(std::string(j["text"][1][1])), r.extra["workflow"]);
   // Python json.dumps style: ", " / ": " separators, ASCII with \u escapes, floats with ".0"
   const std::string wf = j["text"][1][1];
@@ -286,7 +288,30 @@ print(worst)
   EXPECT_LT(std::stod(out), 1e-5) << out;
 }
 
-TEST(LatentUpscale, ZeroSizeKeepsLatentAndBislerpIsRejected) {
+TEST(LatentUpscale, BislerpInterpolatesDirectionsOnTheSphere) {
+  // Two pixels side by side with orthogonal unit vectors: doubling the width puts the new samples at
+  // source positions -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped); in between, the result is
+  // cos/sin-weighted (slerp), length 1 — where plain bilinear would shrink it to sqrt(r^2 + (1-r)^2).
+  auto x = at::zeros({1, 2, 1, 2});
+  x[0][0][0][0] = 1.0f;
+  x[0][1][0][1] = 1.0f;
+  auto y = common_upscale(x, 4, 1, "bislerp", "disabled");
+  ASSERT_EQ(y.sizes(), at::IntArrayRef({1, 2, 1, 4}));
+  const double pi = 3.14159265358979323846;
+  auto expect = [&](double r) { return std::make_pair(std::cos(r * pi / 2), std::sin(r * pi / 2)); };
+  for (auto [col, r] : std::vector<std::pair<int, double>>{{0, 0.0}, {1, 0.25}, {2, 0.75}}) {
+    auto [e0, e1] = expect(r);
+    EXPECT_NEAR(y[0][0][0][col].item<double>(), e0, 1e-5) << col;
+    EXPECT_NEAR(y[0][1][0][col].item<double>(), e1, 1e-5) << col;
+  }
+  // last column: both taps are the last pixel (same direction) -> that pixel
+  EXPECT_NEAR(y[0][1][0][3].item<double>(), 1.0, 1e-6);
+  // a constant field stays constant, any size
+  auto k = at::full({2, 4, 3, 5}, 0.5);
+  EXPECT_TRUE(at::allclose(common_upscale(k, 9, 7, "bislerp", "disabled"), at::full({2, 4, 7, 9}, 0.5)));
+}
+
+TEST(LatentUpscale, ZeroSizeKeepsLatentAndUnknownMethodsAreRejected) {
   NodeRunner r;
   auto latent = std::make_shared<Latent>();
   latent->samples = at::randn({1, 4, 8, 8});
@@ -296,7 +321,9 @@ TEST(LatentUpscale, ZeroSizeKeepsLatentAndBislerpIsRejected) {
   EXPECT_TRUE(at::equal(o.values[0].as<Latent>()->samples, latent->samples));
   auto o2 = r.run("LatentUpscaleBy", {{"samples", latent}, {"upscale_method", "bilinear"}, {"scale_by", 2.0}});
   EXPECT_TRUE(o2.values[0].as<Latent>()->noise_mask.has_value());  // other keys carried over
-  EXPECT_THROW(r.run("LatentUpscaleBy", {{"samples", latent}, {"upscale_method", "bislerp"}, {"scale_by", 2.0}}), Error);
+  EXPECT_THROW(r.run("LatentUpscaleBy", {{"samples", latent}, {"upscale_method", "lanczos"}, {"scale_by", 2.0}}), Error);
+  auto o3 = r.run("LatentUpscaleBy", {{"samples", latent}, {"upscale_method", "bislerp"}, {"scale_by", 2.0}});
+  EXPECT_EQ(o3.values[0].as<Latent>()->samples.sizes(), at::IntArrayRef({1, 4, 16, 16}));
 }
 
 TEST(ImageScale, KeepsAspectWhenOneSideIsZero) {

@@ -9,6 +9,7 @@
 #include "comfy/sampling/model_sampling.hpp"
 #include "comfy/sampling/schedulers.hpp"
 #include "sampling/schedulers/schedule_util.hpp"
+#include "test_util.hpp"
 
 using namespace comfy;
 
@@ -226,4 +227,20 @@ TEST(ScheduleUtil, InverseIncompleteBetaClosedForms) {
     EXPECT_NEAR(sched_detail::ibeta(sched_detail::ibeta_inv(p, 0.6, 0.6), 0.6, 0.6), p, 1e-14);
   }
   EXPECT_EQ(sched_detail::ibeta_inv(0.5, 0.6, 0.6), 0.5);
+}
+
+// scipy.stats.beta.ppf timesteps recorded with SciPy (tests/unit/data/beta_timesteps_scipy.json).
+TEST(ScheduleUtil, BetaTimestepsMatchSciPy) {
+  const auto j = test::load_json(test::source_dir() / "tests/unit/data/beta_timesteps_scipy.json");
+  int64_t checked = 0;
+  for (const auto& [key, want] : j["idx"].items()) {
+    const int64_t n = std::stoll(key);
+    const double step = 1.0 / double(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double t = std::nearbyint(sched_detail::ibeta_inv(1.0 - double(i) * step, 0.6, 0.6) * 999.0);
+      EXPECT_EQ(int64_t(t), want[size_t(i)].get<int64_t>()) << "n " << n << " k " << i;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 3000);
 }

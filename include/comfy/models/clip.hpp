@@ -13,6 +13,7 @@
 #include "comfy/core/runtime.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/models/clip_tokenizer.hpp"
+#include "comfy/models/weights.hpp"
 
 namespace comfy {
 namespace io { class SafeTensors; }
@@ -43,22 +44,31 @@ struct Clip : Object {
 // BPE vocabulary is found (lazily, on first use) by ClipBpe::find_sd1_dir.
 std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
                                     const RuntimeConfig& cfg);
+// The same with the embedding folders given (ComfyUI: folder_paths.get_folder_paths("embeddings")).
+std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
+                                    const RuntimeConfig& cfg, std::vector<std::filesystem::path> embedding_dirs);
 
 // ---- the CLIP text transformer (comfy/clip_model.py CLIPTextModel_), hyper-parameters read off the weights
 struct ClipTextConfig {
   int64_t hidden = 768, heads = 12, layers = 12, intermediate = 3072, vocab = 49408, positions = 77;
   int64_t eos_token = 49407;
   double layer_norm_eps = 1e-5;
-  // Widths from the tensor shapes, layer count from the keys; heads = hidden/64 (every released CLIP
-  // text model has 64-wide heads), or hidden/16 for widths below 64 (the tiny test models).
-  static ClipTextConfig detect(const io::SafeTensors& st, const std::string& text_model_prefix);
+  // Widths from the tensor shapes, layer count from the keys (relative to the "text_model." level);
+  // heads = hidden/64 (every released CLIP text model has 64-wide heads), or hidden/16 for widths
+  // below 64 (the tiny test models).
+  static ClipTextConfig detect(const TensorMap& tensors);
 };
 
 class ClipTextModel {
  public:
-  // `text_model_prefix` ends with "text_model." (e.g. "cond_stage_model.transformer.text_model.").
-  ClipTextModel(const io::SafeTensors& st, const std::string& text_model_prefix, const ClipTextConfig& config,
-                c10::Device device);
+  // Parameters by checkpoint name relative to "text_model." ("embeddings.token_embedding.weight",
+  // "encoder.layers.0.self_attn.q_proj.weight", ...). ComfyUI computes the text encoder in float32
+  // whatever the storage dtype, so `w` should hand out float32 tensors.
+  ClipTextModel(const ClipTextConfig& config, WeightSource& w);
+  // Detects the config and loads float32 weights on `device`; `what` names the source in messages.
+  static std::shared_ptr<ClipTextModel> load(const TensorMap& tensors, c10::Device device, const std::string& what);
+  // A copy whose weights are `replaced` where given (LoRA patching), the rest shared.
+  std::shared_ptr<ClipTextModel> with_weights(const TensorMap& replaced) const;
 
   struct Output {
     at::Tensor last;          // [B, T, C] final_layer_norm(last layer)
@@ -72,18 +82,19 @@ class ClipTextModel {
   at::Tensor embed_tokens(const at::Tensor& ids) const;  // [B, T] int64 -> [B, T, C]
 
   const ClipTextConfig& config() const { return config_; }
-  c10::Device device() const { return device_; }
+  c10::Device device() const { return token_embedding_.device(); }
+  const TensorMap& weights() const { return weights_; }  // every parameter by relative key
   // Optional activation hook: called with "embeddings" and "encoder.layers.N" (raw residual stream).
-  std::function<void(const std::string&, const at::Tensor&)> hook;
+  ActivationHook hook;
 
  private:
   struct Layer {
     at::Tensor ln1_w, ln1_b, q_w, q_b, k_w, k_b, v_w, v_b, out_w, out_b, ln2_w, ln2_b, fc1_w, fc1_b, fc2_w, fc2_b;
   };
   ClipTextConfig config_;
-  c10::Device device_;
   at::Tensor token_embedding_, position_embedding_, final_ln_w_, final_ln_b_;
   std::vector<Layer> layers_;
+  TensorMap weights_;
 };
 
 // ComfyUI's SD1 CLIP (SD1Tokenizer + SDClipModel + ClipTokenWeightEncoder) as one TextEncoder.

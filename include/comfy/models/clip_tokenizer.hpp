@@ -42,6 +42,7 @@ class ClipBpe {
 
  private:
   std::vector<std::string> bpe(const std::string& word) const;  // word: byte-encoded characters
+  std::vector<int64_t> encode_plain(const std::string& text) const;  // text without special tokens
   std::unordered_map<std::string, int64_t> vocab_;
   std::unordered_map<std::string, int> merge_rank_;  // "a b" -> rank
 };

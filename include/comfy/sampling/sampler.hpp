@@ -63,10 +63,13 @@ struct SamplerInfo {
   SamplerFn fn;
   bool uses_brownian = false;  // one of Impact's six wrapped SDE samplers
   bool brownian_on_gpu = false;
+  bool inpaint_random = false;  // ddim: KSAMPLER draws a separate inpaint noise (sampling-noise.md N5)
 };
 
 // The 44 names of KSampler.SAMPLERS, in combo order.
 const std::vector<std::string>& sampler_names();
+// The names of sampler_names() that this build implements (combo options of the sampler nodes).
+std::vector<std::string> implemented_sampler_names();
 // Looks up a registered sampler; throws comfy::Error for an unknown name.
 const SamplerInfo& get_sampler(const std::string& name);
 // Registration: each sampler family file defines `void register_<family>_samplers(SamplerRegistry&)`

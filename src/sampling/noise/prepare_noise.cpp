@@ -82,7 +82,13 @@ at::Tensor inspire_prepare_noise(const at::Tensor& latent, uint64_t seed,
   }
   if (!batch_index && mode.rfind(kVarInc, 0) == 0) {
     // float(mode[18:]): "variation str inc:0.01" -> 0.01
-    const double step = std::stod(mode.size() > 18 ? mode.substr(18) : std::string("x"));
+    double step = 0;
+    try {
+      step = std::stod(mode.substr(std::min<size_t>(18, mode.size())));
+    } catch (const std::exception&) {
+      throw Error("value_not_in_list", "batch_seed_mode '" + mode + "' has no strength increment", "batch_seed_mode")
+          .at_input("batch_seed_mode");
+    }
     std::vector<at::Tensor> out;
     for (int64_t i = 0; i < batch; ++i) {
       src->seed(seed);  // the same base noise for every item

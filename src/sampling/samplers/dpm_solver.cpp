@@ -102,7 +102,10 @@ at::Tensor sample_dpm_fast(SamplerRun& run) {
     orders.assign(static_cast<size_t>(m - 1), 3);
     orders.push_back(static_cast<int>(n % 3));
   }
-  // eta = 0: sigma_up is 0, so the reference's `x + 0 * noise` adds nothing; no draw is made here.
+  // The reference builds its default noise sampler (which fails for seed 2^64-1 on the CPU) and adds
+  // `0 * noise` each step (eta = 0): the draws cannot change x, so none are made here.
+  std::unique_ptr<NoiseSampler> own;
+  default_noise(run, own);
   for (size_t i = 0; i < orders.size(); ++i) {
     if (run.interrupted()) break;
     DPMSolver::Cache cache;
@@ -154,6 +157,8 @@ at::Tensor sample_dpm_adaptive(SamplerRun& run) {
   auto [sigma_min, sigma_max] = solver_range(run.sigmas);
   DPMSolver solver(run);
   const float t_start = DPMSolver::t(sigma_max), t_end = DPMSolver::t(sigma_min);
+  std::unique_ptr<NoiseSampler> own;
+  default_noise(run, own);  // built as in the reference; with eta = 0 its draws are multiplied by 0
   const int order = 3;
   const double rtol = 0.05, atol = 0.0078, h_init = 0.05, pcoeff = 0., icoeff = 1., dcoeff = 0., accept_safety = 0.81;
   const bool forward = t_end > t_start;

@@ -32,6 +32,13 @@ const std::vector<std::string>& sampler_names() {
   return names;
 }
 
+std::vector<std::string> implemented_sampler_names() {
+  std::vector<std::string> v;
+  for (const auto& n : sampler_names())
+    if (registry().samplers.count(n)) v.push_back(n);
+  return v;
+}
+
 const SamplerInfo& get_sampler(const std::string& name) {
   auto& r = registry().samplers;
   auto it = r.find(name);

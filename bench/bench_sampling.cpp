@@ -1,0 +1,84 @@
+// Per-step cost of the sampling stack (guider + CFG + sampler update) with the toy Gaussian model:
+// latent 1x4x64x64, 20 karras steps, cfg 8 with positive and negative (one batch-2 model call per
+// evaluation), 1 thread. overhead = total per step - the bare model call (apply_model, batch 2).
+// Usage: bench_sampling [repeats] [device]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "comfy/models/toy_gaussian.hpp"
+#include "comfy/sampling/ksampler.hpp"
+#include "comfy/sampling/schedulers.hpp"
+
+using namespace comfy;
+using clk = std::chrono::steady_clock;
+
+namespace {
+void sync(c10::Device d) {
+  if (d.is_cuda()) at::empty({1}, at::TensorOptions().device(d)).cpu();  // waits for queued work
+}
+double us_since(clk::time_point t0) { return std::chrono::duration<double, std::micro>(clk::now() - t0).count(); }
+}  // namespace
+
+int main(int argc, char** argv) {
+  at::set_num_threads(1);
+  const int repeats = argc > 1 ? std::stoi(argv[1]) : 20;
+  const c10::Device dev(argc > 2 ? argv[2] : "cpu");
+  const int64_t steps = 20;
+  auto model = make_toy_gaussian_model(dev);
+  auto pos = toy_conditioning(true), neg = toy_conditioning(false);
+  auto sigmas = sigmas_to_host(calculate_sigmas(*model->sampling, "karras", steps));
+  auto latent = at::zeros({1, 4, 64, 64});
+  auto noise = at::randn({1, 4, 64, 64});
+
+  // Bare model call: what one CFG evaluation costs in the network alone.
+  ModelConds conds;
+  conds.c_crossattn = at::cat({neg->entries[0].cross_attn, pos->entries[0].cross_attn}).to(dev);
+  auto x2 = at::randn({2, 4, 64, 64}).to(dev);
+  auto s2 = at::full({2}, 3.0f, x2.options());
+  for (int i = 0; i < 20; ++i) model->apply_model(x2, s2, conds);
+  sync(dev);
+  auto t0 = clk::now();
+  const int model_reps = 200;
+  for (int i = 0; i < model_reps; ++i) model->apply_model(x2, s2, conds);
+  sync(dev);
+  const double model_us = us_since(t0) / model_reps;
+  std::printf("device %s, latent 1x4x64x64, %lld steps, 1 thread; bare model call (batch 2): %.1f us\n",
+              dev.str().c_str(), static_cast<long long>(steps), model_us);
+  std::printf("%-16s %12s %12s %10s\n", "sampler", "total us/step", "overhead", "NFE/step");
+
+  for (const char* name : {"euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "uni_pc"}) {
+    int64_t nfe = 0;
+    auto run = [&] {
+      CustomSampleArgs a;
+      a.model = model;
+      a.positive = pos;
+      a.negative = neg;
+      a.cfg = 8.0;
+      a.sampler_name = name;
+      a.sigmas = sigmas;
+      a.noise = noise;
+      a.latent = latent;
+      a.seed = 1;
+      nfe = 0;
+      a.callback = [&](int64_t, const at::Tensor&, const at::Tensor&, int64_t) {};
+      return sample_custom(std::move(a));
+    };
+    try {
+      run();  // warm-up
+      sync(dev);
+      auto t1 = clk::now();
+      for (int r = 0; r < repeats; ++r) run();
+      sync(dev);
+      const double per_step = us_since(t1) / repeats / steps;
+      // NFE per step is 1 for all five (the final UniPC step reuses its last model value).
+      std::printf("%-16s %12.1f %12.1f %10d\n", name, per_step, per_step - model_us, 1);
+    } catch (const std::exception& e) {
+      std::printf("%-16s unavailable: %s\n", name, e.what());
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,53 @@
+#pragma once
+// ComfyUI's CFGGuider (comfy/samplers.py, sampling.md 3.2-3.5): conditioning preparation, the batched
+// cond/uncond model call (calc_cond_batch), classifier-free guidance, and the KSamplerX0Inpaint
+// wrapper. It is the Denoiser every sampler calls.
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "comfy/core/types.hpp"
+#include "comfy/models/model.hpp"
+#include "comfy/sampling/sampler.hpp"
+
+namespace comfy {
+
+class CFGGuider : public Denoiser {
+ public:
+  // negative may be null (basic guider: positive only, uncond = 0).
+  CFGGuider(std::shared_ptr<const Model> model, std::shared_ptr<const Conditioning> positive,
+            std::shared_ptr<const Conditioning> negative, double cfg);
+  ~CFGGuider() override;
+
+  // process_conds for one sampling run: x_shape is the (model-space) latent shape [B,C,H,W].
+  void prepare(at::IntArrayRef x_shape, c10::Device device);
+  // Inpainting (KSamplerX0Inpaint): mask already reshaped to the latent shape, latent in model space,
+  // noise = the unscaled initial noise (or ddim's inpaint noise). Undefined mask = no inpainting.
+  void set_inpaint(at::Tensor denoise_mask, at::Tensor latent, at::Tensor noise);
+
+  at::Tensor operator()(const at::Tensor& x, float sigma) override;
+  void enable_uncond_capture() override { capture_uncond_ = true; }
+  at::Tensor last_uncond() const override { return last_uncond_; }
+  const ModelSampling& model_sampling() const override { return *model_->sampling; }
+
+  // Number of model (network) calls so far; for tests and benchmarks.
+  int64_t model_calls() const { return model_calls_; }
+
+ private:
+  struct Prepared;
+  at::Tensor guided(const at::Tensor& x, float sigma);
+  std::vector<at::Tensor> calc_cond_batch(const at::Tensor& x, float sigma, bool with_uncond);
+
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Conditioning> positive_, negative_;
+  double cfg_;
+  bool capture_uncond_ = false;
+  at::Tensor last_uncond_;
+  at::Tensor mask_, latent_mask_, latent_, inpaint_noise_;
+  std::unique_ptr<Prepared> prep_;
+  int64_t model_calls_ = 0;
+};
+
+}  // namespace comfy

@@ -1,0 +1,294 @@
+// CFGGuider: process_conds, calc_cond_batch, cfg_function, KSamplerX0Inpaint (sampling.md 3.2-3.5).
+#include "comfy/sampling/guider.hpp"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "comfy/core/error.hpp"
+
+namespace comfy {
+
+namespace {
+
+// comfy.utils.repeat_to_batch_size
+at::Tensor repeat_to_batch(const at::Tensor& t, int64_t b) {
+  if (t.size(0) > b) return t.slice(0, 0, b);
+  if (t.size(0) < b) {
+    std::vector<int64_t> reps(size_t(t.dim()), 1);
+    reps[0] = (b + t.size(0) - 1) / t.size(0);
+    return t.repeat(reps).slice(0, 0, b);
+  }
+  return t;
+}
+
+// One conditioning entry after process_conds: tensors on the device, area/mask resolved.
+struct PCond {
+  at::Tensor cross_attn;                 // [b, tokens, dim]
+  std::optional<at::Tensor> y;           // [b, adm]
+  std::optional<CondArea> area;          // latent units
+  double strength = 1.0;
+  std::optional<at::Tensor> mask;        // [Bm, H, W]
+  double mask_strength = 1.0;
+  std::optional<float> ts_start, ts_end; // sigmas (timestep_start / timestep_end)
+};
+
+// One queued model input (get_area_and_mult's cond_obj).
+struct Item {
+  at::Tensor input_x;
+  at::Tensor mult;                       // undefined = ones (no area, no mask, strength 1)
+  std::optional<CondArea> area;          // after clamping
+  at::Tensor c_crossattn;                // [B, tokens, dim]
+  std::optional<at::Tensor> y;
+  int k = 0;                             // 0 = cond, 1 = uncond
+};
+
+bool area_inside(const CondArea& a, const CondArea& cmp) {
+  if (a.y < cmp.y || a.x < cmp.x) return false;
+  if (a.height + a.y > cmp.height + cmp.y) return false;
+  if (a.width + a.x > cmp.width + cmp.x) return false;
+  return true;
+}
+
+bool can_concat(const Item& a, const Item& b) {
+  if (a.input_x.sizes() != b.input_x.sizes()) return false;
+  // CONDCrossAttn.can_concat: same batch and feature dims, token lengths within lcm ratio 4
+  auto s1 = a.c_crossattn.sizes(), s2 = b.c_crossattn.sizes();
+  if (s1[0] != s2[0] || s1[2] != s2[2]) return false;
+  if (s1[1] != s2[1]) {
+    int64_t l = std::lcm(s1[1], s2[1]);
+    if (l / std::min(s1[1], s2[1]) > 4) return false;
+  }
+  if (a.y.has_value() != b.y.has_value()) return false;
+  if (a.y && a.y->sizes() != b.y->sizes()) return false;
+  return true;
+}
+
+}  // namespace
+
+struct CFGGuider::Prepared {
+  std::vector<PCond> lists[2];
+  int64_t batch = 1;
+};
+
+CFGGuider::CFGGuider(std::shared_ptr<const Model> model, std::shared_ptr<const Conditioning> positive,
+                     std::shared_ptr<const Conditioning> negative, double cfg)
+    : model_(std::move(model)), positive_(std::move(positive)), negative_(std::move(negative)), cfg_(cfg) {}
+CFGGuider::~CFGGuider() = default;
+
+void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
+  prep_ = std::make_unique<Prepared>();
+  prep_->batch = x_shape[0];
+  const int64_t H = x_shape[2], W = x_shape[3];
+  const Conditioning* src[2] = {positive_.get(), negative_.get()};
+  for (int k = 0; k < 2; ++k) {
+    if (!src[k]) continue;
+    for (const auto& e : src[k]->entries) {
+      PCond p;
+      p.cross_attn = e.cross_attn.to(device, at::kFloat);
+      if (auto y = model_->net->encode_adm(e, W * 8, H * 8)) p.y = y->to(device, at::kFloat);
+      p.area = e.area;
+      p.strength = e.strength;
+      p.mask_strength = e.mask_strength;
+      if (e.mask) {
+        // resolve_areas_and_cond_masks_multidim
+        auto m = e.mask->to(device, at::kFloat);
+        if (m.dim() == 2) m = m.unsqueeze(0);
+        if (m.size(1) != H || m.size(2) != W) {
+          m = at::upsample_bilinear2d(m.unsqueeze(1), {H, W}, false).squeeze(1);
+        }
+        if (e.set_area_to_bounds) {
+          auto bounds = std::get<0>(m.abs().max(0));  // [H, W]
+          auto nz = at::nonzero(bounds > 0).cpu();
+          if (nz.size(0) == 0) {
+            p.area = CondArea{8, 8, 0, 0};
+          } else {
+            auto mn = std::get<0>(nz.min(0)), mx = std::get<0>(nz.max(0));
+            int64_t y0 = mn[0].item<int64_t>(), x0 = mn[1].item<int64_t>();
+            int64_t y1 = mx[0].item<int64_t>(), x1 = mx[1].item<int64_t>();
+            p.area = CondArea{std::max<int64_t>(8, y1 - y0 + 1), std::max<int64_t>(8, x1 - x0 + 1), y0, x0};
+          }
+        }
+        p.mask = m;
+      }
+      // calculate_start_end_timesteps
+      if (e.start_percent) p.ts_start = float(model_->sampling->percent_to_sigma(*e.start_percent));
+      if (e.end_percent) p.ts_end = float(model_->sampling->percent_to_sigma(*e.end_percent));
+      prep_->lists[k].push_back(std::move(p));
+    }
+  }
+  // Every area cond gets a counterpart with the same area in the other list
+  // (create_cond_with_same_area_if_none).
+  for (int k = 0; k < 2; ++k) {
+    for (size_t ci = 0; ci < prep_->lists[k].size(); ++ci) {
+      const PCond c = prep_->lists[k][ci];
+      if (!c.area) continue;
+      auto& other = prep_->lists[1 - k];
+      if (!src[1 - k]) continue;
+      const PCond* smallest = nullptr;
+      for (const auto& x : other) {
+        if (x.area) {
+          if (area_inside(*c.area, *x.area)) {
+            if (!smallest || !smallest->area ||
+                smallest->area->height * smallest->area->width > x.area->height * x.area->width)
+              smallest = &x;
+          }
+        } else if (!smallest) {
+          smallest = &x;
+        }
+      }
+      if (!smallest) continue;
+      if (smallest->area && smallest->area->height == c.area->height && smallest->area->width == c.area->width &&
+          smallest->area->y == c.area->y && smallest->area->x == c.area->x)
+        continue;
+      PCond out = c;
+      out.cross_attn = smallest->cross_attn;
+      out.y = smallest->y;
+      other.push_back(std::move(out));
+    }
+  }
+}
+
+void CFGGuider::set_inpaint(at::Tensor denoise_mask, at::Tensor latent, at::Tensor noise) {
+  mask_ = std::move(denoise_mask);
+  if (mask_.defined()) latent_mask_ = 1. - mask_;
+  latent_ = std::move(latent);
+  inpaint_noise_ = std::move(noise);
+}
+
+std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float sigma, bool with_uncond) {
+  const int64_t B = x.size(0);
+  const int64_t H = x.size(2), W = x.size(3);
+  std::vector<Item> to_run;
+  for (int k = 0; k < (with_uncond ? 2 : 1); ++k) {
+    for (const auto& c : prep_->lists[k]) {
+      if (c.ts_start && sigma > *c.ts_start) continue;
+      if (c.ts_end && sigma < *c.ts_end) continue;
+      Item it;
+      it.k = k;
+      it.input_x = x;
+      std::optional<CondArea> area = c.area;
+      if (area) {
+        area->height = std::min(H - area->y, area->height);
+        it.input_x = it.input_x.narrow(2, area->y, area->height);
+        area->width = std::min(W - area->x, area->width);
+        it.input_x = it.input_x.narrow(3, area->x, area->width);
+      }
+      if (c.mask) {
+        auto m = c.mask->slice(0, 0, it.input_x.size(0));
+        if (area) m = m.narrow(1, area->y, area->height).narrow(2, area->x, area->width);
+        m = m * c.mask_strength;
+        m = m.unsqueeze(1).repeat({it.input_x.size(0) / m.size(0), it.input_x.size(1), 1, 1});
+        it.mult = m * c.strength;
+      } else if (area || c.strength != 1.0) {
+        it.mult = at::ones_like(it.input_x) * c.strength;
+        if (area) {
+          const int rr = 8;
+          int64_t off[2] = {area->y, area->x}, len[2] = {area->height, area->width}, full[2] = {H, W};
+          for (int d = 0; d < 2; ++d) {
+            if (off[d] != 0)
+              for (int t = 0; t < rr; ++t) it.mult.narrow(d + 2, t, 1).mul_((1.0 / rr) * (t + 1));
+            if (len[d] + off[d] < full[d])
+              for (int t = 0; t < rr; ++t) it.mult.narrow(d + 2, len[d] - 1 - t, 1).mul_((1.0 / rr) * (t + 1));
+          }
+        }
+      }
+      it.area = area;
+      it.c_crossattn = repeat_to_batch(c.cross_attn, B);
+      if (c.y) it.y = repeat_to_batch(*c.y, B);
+      to_run.push_back(std::move(it));
+    }
+  }
+
+  at::Tensor out[2], count[2];
+  int n_items[2] = {0, 0};
+  bool plain[2] = {true, true};
+  for (auto& it : to_run) {
+    n_items[it.k]++;
+    if (it.mult.defined() || it.area) plain[it.k] = false;
+  }
+  // A list with exactly one plain entry yields that output unchanged (0 + o*1) / (1e-37 + 1) == o.
+  const bool fast[2] = {n_items[0] == 1 && plain[0], n_items[1] == 1 && plain[1]};
+  for (int k = 0; k < 2; ++k)
+    if (!fast[k] && (k == 0 || with_uncond)) {
+      out[k] = at::zeros_like(x);
+      count[k] = at::ones_like(x) * 1e-37;
+    }
+
+  while (!to_run.empty()) {
+    // Everything concatenable with the first queued item, in reverse queue order.
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < to_run.size(); ++i)
+      if (can_concat(to_run[0], to_run[i])) idx.push_back(i);
+    std::reverse(idx.begin(), idx.end());
+    std::vector<Item> batch;
+    for (size_t i : idx) {
+      batch.push_back(std::move(to_run[i]));
+      to_run.erase(to_run.begin() + int64_t(i));
+    }
+    const int64_t n = int64_t(batch.size());
+    std::vector<at::Tensor> xs, cs, ys;
+    int64_t max_len = batch[0].c_crossattn.size(1);
+    for (auto& it : batch) max_len = std::lcm(max_len, it.c_crossattn.size(1));
+    for (auto& it : batch) {
+      xs.push_back(it.input_x);
+      auto c = it.c_crossattn;
+      if (c.size(1) < max_len) c = c.repeat({1, max_len / c.size(1), 1});
+      cs.push_back(c);
+      if (it.y) ys.push_back(*it.y);
+    }
+    ModelConds conds;
+    conds.c_crossattn = n == 1 ? cs[0] : at::cat(cs);
+    if (!ys.empty()) conds.y = n == 1 ? ys[0] : at::cat(ys);
+    auto input = n == 1 ? xs[0] : at::cat(xs);
+    auto sig = at::full({input.size(0)}, sigma, x.options());
+    auto output = model_->apply_model(input, sig, conds);
+    ++model_calls_;
+    auto chunks = output.chunk(n);
+    for (int64_t o = 0; o < n; ++o) {
+      auto& it = batch[size_t(o)];
+      if (fast[it.k]) {
+        out[it.k] = chunks[o];
+        continue;
+      }
+      auto oc = out[it.k], ct = count[it.k];
+      if (it.area) {
+        oc = oc.narrow(2, it.area->y, it.area->height).narrow(3, it.area->x, it.area->width);
+        ct = ct.narrow(2, it.area->y, it.area->height).narrow(3, it.area->x, it.area->width);
+      }
+      auto mult = it.mult.defined() ? it.mult : at::ones_like(it.input_x);
+      oc.add_(chunks[o] * mult);
+      ct.add_(mult);
+    }
+  }
+  std::vector<at::Tensor> res(2);
+  for (int k = 0; k < 2; ++k) {
+    if (fast[k]) res[size_t(k)] = out[k];
+    else if (out[k].defined()) res[size_t(k)] = out[k].div_(count[k]);
+  }
+  return res;
+}
+
+at::Tensor CFGGuider::guided(const at::Tensor& x, float sigma) {
+  if (!prep_) throw Error("execution_error", "CFGGuider used before prepare()");
+  const bool skip_uncond = std::fabs(cfg_ - 1.0) <= 1e-9 * std::max(std::fabs(cfg_), 1.0) && !capture_uncond_;
+  const bool has_neg = negative_ != nullptr;
+  auto outs = calc_cond_batch(x, sigma, has_neg && !skip_uncond);
+  const auto& C = outs[0];
+  if (capture_uncond_) last_uncond_ = has_neg ? outs[1] : at::zeros_like(x);
+  // Without an uncond pass U == 0, so U + (C - U) * cfg is C * cfg (C itself at cfg 1).
+  if (!has_neg || skip_uncond) return cfg_ == 1.0 ? C : C * cfg_;
+  const auto& U = outs[1];
+  return U + (C - U) * cfg_;
+}
+
+at::Tensor CFGGuider::operator()(const at::Tensor& x_in, float sigma) {
+  if (!mask_.defined()) return guided(x_in, sigma);
+  auto x = x_in * mask_ + (inpaint_noise_ * sigma + latent_) * latent_mask_;
+  auto r = guided(x, sigma);
+  return r * mask_ + latent_ * latent_mask_;
+}
+
+}  // namespace comfy
