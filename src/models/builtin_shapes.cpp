@@ -24,8 +24,8 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr int kSupersample = 4;
 
 struct Rgb { float r, g, b; };
-const Rgb kColorRgb[] = {{0.90f, 0.10f, 0.10f}, {0.10f, 0.72f, 0.20f}, {0.12f, 0.28f, 0.92f},
-                         {0.97f, 0.86f, 0.10f}, {0.58f, 0.18f, 0.80f}, {1.00f, 0.52f, 0.05f}};
+const Rgb kColorRgb[] = {{1.00f, 0.10f, 0.10f}, {0.10f, 0.72f, 0.20f}, {0.12f, 0.28f, 0.92f},
+                         {0.97f, 0.86f, 0.10f}, {0.58f, 0.18f, 0.80f}, {0.93f, 0.55f, 0.08f}};
 const Rgb kBackgroundRgb[2][kVariations] = {
     {{0.95f, 0.95f, 0.92f}, {0.86f, 0.90f, 0.95f}, {0.92f, 0.91f, 0.90f}},
     {{0.07f, 0.07f, 0.09f}, {0.12f, 0.10f, 0.17f}, {0.05f, 0.11f, 0.11f}}};
@@ -267,8 +267,8 @@ struct ShapesNet : DiffusionNet {
     auto sigma = sampling->sigma(t.to(at::kFloat)).to(dev, at::kDouble).view({B, 1});  // [B, 1]
     auto X = x_in.to(at::kDouble).reshape({B, -1}) * (sigma.pow(2) + 1).sqrt();        // un-scale the input
     auto dist = X.pow(2).sum(1, true) - 2 * at::matmul(X, items.t()) + ds->sqnorm.to(dev).view({1, -1});  // [B, N]
-    // log prior of each picture from the attribute weights (max over tokens, floored)
-    auto cond = std::get<0>(c.c_crossattn.to(dev, at::kDouble).max(1)).clamp_min(1e-4).log();  // [B, D]
+    // log prior of each picture from the attribute weights (max over tokens; zero weights floored at 1e-30)
+    auto cond = std::get<0>(c.c_crossattn.to(dev, at::kDouble).max(1)).clamp_min(1e-30).log();  // [B, D]; a zero weight is "impossible"
     auto idx = ds->attr_index.to(dev);
     auto logprior = cond.index_select(1, idx[0]) + cond.index_select(1, idx[1]) + cond.index_select(1, idx[2]);
     auto weights = at::softmax(logprior - dist / (2 * sigma.pow(2)), 1);  // posterior over the data set

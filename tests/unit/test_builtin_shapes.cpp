@@ -206,8 +206,11 @@ TEST(BuiltinShapes, EveryImplementedSamplerDrawsARedDisc) {
       run.latent_image = at::zeros({1, 4, 24, 24});
       run.x = run.noise * run.sigmas[0];
       auto z = info->fn(run);
-      auto [in, out] = disc_stats(vae->net->decode(z)[0]);
+      auto img = vae->net->decode(z)[0];
+      auto [in, out] = disc_stats(img);
       const std::string what = name + "/" + scheduler;
+      if (const char* dump = std::getenv("COMFY_TEST_DUMP_DIR"))
+        io::write_file_atomic(std::string(dump) + "/" + name + "_" + scheduler + ".png", io::encode_png(img), true);
       EXPECT_GT(in[0].item<float>(), 0.7f) << what << " inside " << in;
       EXPECT_LT(in[1].item<float>(), 0.25f) << what << " inside " << in;
       EXPECT_LT(in[2].item<float>(), 0.25f) << what << " inside " << in;

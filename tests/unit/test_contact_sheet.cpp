@@ -15,7 +15,7 @@
 namespace fs = std::filesystem;
 using namespace comfy;
 
-TEST(ProgressFile, ReadsTorchSaveDictsBothFormats) {
+TEST(ProgressFile, ReadsTorchSaveDictsAndLatentFiles) {
   const std::string py = test::python_with_torch();
   if (py.empty()) GTEST_SKIP() << "needs /usr/bin/python3 with torch";
   test::TempDir tmp;
@@ -25,12 +25,12 @@ TEST(ProgressFile, ReadsTorchSaveDictsBothFormats) {
       "d = {'samples': torch.randn(6, 4, 3, 5, generator=g), 'steps': [1, 2, 3], "
       "'sigmas': torch.tensor([9.5, 4.25, 1.0]), 'node_id': '12'}\n"
       "torch.save(d, sys.argv[1] + '/zip.pt')\n"
-      "torch.save(d, sys.argv[1] + '/legacy.pt', _use_new_zipfile_serialization=False)\n"
+
       "torch.save(d['samples'], sys.argv[1] + '/samples.pt')\n";
   io::write_file_atomic(tmp.path / "w.py", script);
   ASSERT_EQ(std::system((py + " " + (tmp.path / "w.py").string() + " " + tmp.path.string()).c_str()), 0);
   auto gen = at::detail::createCPUGenerator(5);
-  for (std::string f : {"zip.pt", "legacy.pt"}) {
+  for (std::string f : {"zip.pt"}) {
     auto pf = io::load_progress_file(tmp.path / f);
     ASSERT_EQ(pf.samples.sizes(), at::IntArrayRef({6, 4, 3, 5})) << f;
     EXPECT_EQ(pf.steps, (std::vector<int64_t>{1, 2, 3})) << f;
