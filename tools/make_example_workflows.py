@@ -168,9 +168,11 @@ def graphs(model):
 def api_format(nodes):
     api = {}
     for nid, cls, widgets, links in sorted(nodes, key=lambda n: n[0]):
-        inputs = {k: v for k, v in widgets.items() if not k.startswith("(")}
-        for name, (src, slot) in links.items():
-            inputs[name] = [str(src), slot]
+        # widget values in widget order, then the links in socket order (the editor's API export order)
+        inputs = {k: widgets[k] for k in WIDGETS[cls] if k in widgets and not k.startswith("(")}
+        for name, _ in SOCKETS[cls]:
+            if name in links:
+                inputs[name] = [str(links[name][0]), links[name][1]]
         api[str(nid)] = {"inputs": inputs, "class_type": cls, "_meta": {"title": DISPLAY[cls]}}
     return api
 

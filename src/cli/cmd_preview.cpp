@@ -40,6 +40,7 @@ std::shared_ptr<Vae> open_vae(const std::string& spec) {
 }
 
 std::string format_sigma(double s) {
+  if (s == 0) return "0";
   char b[32];
   std::snprintf(b, sizeof b, s >= 10 ? "%.2f" : s >= 0.01 ? "%.3f" : "%.2e", s);
   return b;
