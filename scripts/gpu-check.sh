@@ -23,7 +23,13 @@ timeout 120 "$B/comfy-native" make-checkpoint "$M/v1-5-pruned-emaonly.safetensor
 (nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/mem.log" 2>/dev/null &)
 t0=$(date +%s.%N)
 timeout 150 "$B/comfy-native" run workflows/sd15/txt2img.api.json --models-dir /tmp/models --output-dir /tmp/o \
-  --device cuda --dtype fp16 --json > "$OUT/run.ndjson" 2> "$OUT/run.err"; echo "rc=$?"
+  --device cuda --dtype fp16 --json 2> "$OUT/run.err" \
+  | python3 -u -c 'import sys,time; [print("%.4f %s" % (time.time(), l), end="") for l in sys.stdin]' > "$OUT/run.ndjson"
 t1=$(date +%s.%N); pkill -f "nvidia-smi --query-gpu" || true
 echo "wall s: $(echo "$t1 - $t0" | bc)"; tail -3 "$OUT/run.err"
-grep -c '"progress"' "$OUT/run.ndjson"; echo "peak MiB: $(sort -n "$OUT/mem.log" | tail -1)"
+python3 - "$OUT/run.ndjson" <<'PY'
+import json, sys
+ts = [float(l.split(" ", 1)[0]) for l in open(sys.argv[1]) if '"progress"' in l]
+if len(ts) > 2: print("sampler steps: %d, it/s (step 2..n): %.2f" % (len(ts), (len(ts) - 2) / (ts[-1] - ts[1])))
+PY
+echo "peak MiB: $(sort -n "$OUT/mem.log" | tail -1)"
