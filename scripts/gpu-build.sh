@@ -19,6 +19,9 @@ export LD_LIBRARY_PATH="$LIBDIR:${LD_LIBRARY_PATH:-}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$TORCH_CMAKE;$PREFIX/usr;$LIBDIR/cmake" \
   -DCMAKE_INCLUDE_PATH="$PREFIX/usr/include" -DCMAKE_LIBRARY_PATH="$LIBDIR" \
-  -DCMAKE_BUILD_RPATH="$LIBDIR" -DCOMFY_BUILD_FUZZ=OFF
+  -DCMAKE_BUILD_RPATH="$LIBDIR" -DCOMFY_BUILD_FUZZ=OFF \
+  -DCMAKE_CXX_FLAGS="-I$PREFIX/usr/include"
+# (-I, searched before every -isystem: PyTorch 2.x ships its own fmt 12 headers in torch/include, which
+#  Debian's spdlog 1.10 does not compile against; it must see the fmt 9 headers unpacked from .debs.)
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 echo "LD_LIBRARY_PATH=$LIBDIR"
