@@ -15,14 +15,14 @@ mkdir -p "$B/share/comfy-native/tokenizers" && cp -r .golden/tokenizers/sd1 "$B/
 summ() { grep -E "^\[  (PASSED|FAILED)  \]|golden .* summary|tests? ran" "$1" | head -40; }
 echo "== unit (CPU + live CUDA checks)"; timeout 150 "$B/tests/test_unit" --gtest_filter="${GPU_CHECK_UNIT_FILTER:-*}" > "$OUT/unit.log" 2>&1; summ "$OUT/unit.log"
 [[ "${GPU_CHECK_CPU_GOLDEN:-0}" == 1 ]] && echo "== golden (CPU)" && timeout 150 "$B/tests/test_golden" > "$OUT/golden_cpu.log" 2>&1 && summ "$OUT/golden_cpu.log"
-echo "== golden (CUDA)"; COMFY_TEST_DEVICE=cuda timeout 120 "$B/tests/test_golden" \
+echo "== golden (CUDA)"; COMFY_TEST_DEVICE=cuda timeout 70 "$B/tests/test_golden" \
   --gtest_filter='*SamplingNodesGolden*:*NetsGolden*:*PromptWeighting*' > "$OUT/golden_cuda.log" 2>&1; summ "$OUT/golden_cuda.log"
 echo "== SD1.5-size txt2img, fp16, CUDA"
 M=/tmp/models/checkpoints; mkdir -p "$M"
-timeout 120 "$B/comfy-native" make-checkpoint "$M/v1-5-pruned-emaonly.safetensors" > "$OUT/mkckpt.log" 2>&1 || tail -5 "$OUT/mkckpt.log"
+timeout 70 "$B/comfy-native" make-checkpoint "$M/v1-5-pruned-emaonly.safetensors" > "$OUT/mkckpt.log" 2>&1 || tail -5 "$OUT/mkckpt.log"
 (nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$OUT/mem.log" 2>/dev/null &)
 t0=$(date +%s.%N)
-timeout 150 "$B/comfy-native" run workflows/sd15/txt2img.api.json --models-dir /tmp/models --output-dir /tmp/o \
+timeout 90 "$B/comfy-native" run workflows/sd15/txt2img.api.json --models-dir /tmp/models --output-dir /tmp/o \
   --device cuda --dtype fp16 --json 2> "$OUT/run.err" \
   | python3 -u -c 'import sys,time; [print("%.4f %s" % (time.time(), l), end="") for l in sys.stdin]' > "$OUT/run.ndjson"
 t1=$(date +%s.%N); pkill -f "nvidia-smi --query-gpu" || true
