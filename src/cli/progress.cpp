@@ -23,7 +23,9 @@ std::string Reporter::label(const std::string& id) const {
 }
 
 void Reporter::json_line(const std::string& type, const nlohmann::json& data) {
-  nlohmann::json j = {{"type", type}, {"data", data}};
+  nlohmann::ordered_json j;  // {"type", "data"} in that order, as ComfyUI's websocket messages
+  j["type"] = type;
+  j["data"] = data;
   std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n" << std::flush;
 }
 

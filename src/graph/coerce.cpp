@@ -144,7 +144,7 @@ std::string py_float_repr(double d) {
     }
   } else {
     std::string m = digits.substr(0, 1) + (digits.size() > 1 ? "." + digits.substr(1) : "");
-    char eb[8];
+    char eb[16];
     snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', std::abs(exp));
     out = m + eb;
   }

@@ -88,7 +88,15 @@ Graph build_group_graph(const ojson& def, const Node& instance, const Registry& 
   bool lost = !iv.is_array();
   for (auto& n : g.nodes) {
     if (lost) break;
-    if (n.type == "Reroute" || n.type == "Note" || n.type == "MarkdownNote" || n.type == "PrimitiveNode") continue;
+    if (n.type == "Reroute" || n.type == "Note" || n.type == "MarkdownNote") continue;
+    if (n.type == "PrimitiveNode") {
+      // How the editor exposes an inner primitive's widgets on the instance is not pinned down by any
+      // file we have: rather than guess, stop placing instance values (and say so).
+      if (warnings)
+        warnings->push_back(where + ": inner PrimitiveNode; the group's widget values from here on keep the inner values");
+      lost = true;
+      break;
+    }
     const NodeDef* d = reg.find(n.type);
     if (!d) {
       // Its widget count is unknown, so nothing after it can be placed safely: keep the inner values.

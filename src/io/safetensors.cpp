@@ -118,7 +118,9 @@ void SafeTensors::parse() {
   if (!h.is_object()) throw Error("execution_error", where + ": header is not a JSON object");
   const uint64_t data_size = size_ - data_offset_;
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
-  for (auto& [name, v] : h.items()) {
+  for (auto& item : h.items()) {
+    const std::string name = item.key();  // a plain variable: lambdas below capture it
+    auto& v = item.value();
     if (name == "__metadata__") {
       if (!v.is_object()) throw Error("execution_error", where + ": __metadata__ is not an object");
       for (auto& [k, s] : v.items()) {

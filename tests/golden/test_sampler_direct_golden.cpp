@@ -171,7 +171,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, SamplerDirectGolden, ::testing::ValuesIn(case_id
                          });
 
 // The toy denoiser itself against the golden `model` family (direct apply_model evaluations).
-TEST(SamplerDirectGolden, ToyModelMatchesReference) {
+TEST(SamplerDirectGoldenModel, ToyModelMatchesReference) {
   auto common = test::golden_file("sampling/common.safetensors");
   ToyCfgDenoiser model(common->get("conditioning.positive"), common->get("conditioning.negative"), 1.0);
   int n = 0;

@@ -89,7 +89,7 @@ c10::Device test_device() {
   return d ? c10::Device(d) : c10::Device(c10::kCPU);
 }
 
-class SamplingGolden : public ::testing::TestWithParam<std::string> {};
+class SamplingNodesGolden : public ::testing::TestWithParam<std::string> {};
 
 void run_model_case(const json& c) {
   auto st = test::golden_file("sampling/" + c["file"].get<std::string>());
@@ -188,7 +188,7 @@ void run_node_case(const json& c) {
   }
 }
 
-TEST_P(SamplingGolden, MatchesUpstream) {
+TEST_P(SamplingNodesGolden, MatchesUpstream) {
   const json& c = find_case(GetParam());
   const std::string family = c["family"];
   if (c["call"].get<std::string>().rfind("comfy.model_base", 0) == 0) run_model_case(c);
@@ -205,7 +205,7 @@ std::string sanitize(const ::testing::TestParamInfo<std::string>& info) {
   return s;
 }
 
-INSTANTIATE_TEST_SUITE_P(Manifest, SamplingGolden, ::testing::ValuesIn(case_ids()), sanitize);
+INSTANTIATE_TEST_SUITE_P(Manifest, SamplingNodesGolden, ::testing::ValuesIn(case_ids()), sanitize);
 
 // The ToyConditioning node's tensors equal the recorded conditioning (README recipe).
 TEST(ToyConditioningGolden, MatchesRecordedConditioning) {

@@ -130,7 +130,7 @@ void check_table_schedule(const GoldenCase& gc, const at::Tensor& got) {
   }
 }
 
-class SamplingGolden : public testing::TestWithParam<GoldenCase> {
+class SigmasNoiseGolden : public testing::TestWithParam<GoldenCase> {
  protected:
   void TearDown() override {
     auto& t = tally()[GetParam().family];
@@ -139,7 +139,7 @@ class SamplingGolden : public testing::TestWithParam<GoldenCase> {
   }
 };
 
-TEST_P(SamplingGolden, MatchesUpstream) {
+TEST_P(SigmasNoiseGolden, MatchesUpstream) {
   const GoldenCase& gc = GetParam();
   const json& err = gc.c["error"];
   const bool table_sched = gc.family == "sigmas" && gc.c["params"].contains("scheduler") &&
@@ -166,11 +166,11 @@ TEST_P(SamplingGolden, MatchesUpstream) {
   EXPECT_EQ(test::check_close(got, want, gc.c["tolerance"]), "");
 }
 
-INSTANTIATE_TEST_SUITE_P(Sigmas, SamplingGolden, testing::ValuesIn(cases_of({"sigmas"})), case_name);
-INSTANTIATE_TEST_SUITE_P(Noise, SamplingGolden, testing::ValuesIn(cases_of({"noise"})), case_name);
+INSTANTIATE_TEST_SUITE_P(Sigmas, SigmasNoiseGolden, testing::ValuesIn(cases_of({"sigmas"})), case_name);
+INSTANTIATE_TEST_SUITE_P(Noise, SigmasNoiseGolden, testing::ValuesIn(cases_of({"noise"})), case_name);
 
 // The manifest must be readable and hold the two families (guards against silently running nothing).
-TEST(SamplingGoldenManifest, HasSigmasAndNoiseCases) {
+TEST(SigmasNoiseGoldenManifest, HasSigmasAndNoiseCases) {
   EXPECT_GT(cases_of({"sigmas"}).size(), 0u);
   EXPECT_GT(cases_of({"noise"}).size(), 0u);
 }

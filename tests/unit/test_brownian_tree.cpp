@@ -172,3 +172,13 @@ TEST(BrownianTreeNoiseSampler, EndpointsCloserThanResolutionGiveZeroNoiseNotRecu
   at::Tensor n = (*ns)(1.0000001f, 1.0f);
   EXPECT_EQ(n.abs().max().item<float>(), 0.0f);
 }
+
+// Consecutive queries of a schedule share one endpoint; the node cache keeps that path, so a query
+// costs about one root-to-leaf path of draws (~17 for SD's range at 1e-6), not two.
+TEST(BrownianTree, ConsecutiveScheduleQueriesReuseCachedPaths) {
+  std::vector<double> s;
+  for (int k = 0; k < 30; ++k) s.push_back(std::exp(std::log(14.6) + (std::log(0.0292) - std::log(14.6)) * k / 29.0));
+  brownian::BrownianTree tree(s.back(), s.front(), {1, 4, 8, 8}, at::kCPU, 1);
+  for (int k = 0; k + 1 < 30; ++k) tree.increment(s[k + 1], s[k]);
+  EXPECT_LT(tree.draws(), 29 * 20);
+}

@@ -367,3 +367,31 @@ TEST(LoraLoader, UNetOnlyLoraPatchesTheModelAndPassesTheClipThrough) {
   EXPECT_NE(out.values[0].as_object().get(), ck.values[0].as_object().get());
   EXPECT_EQ(out.values[1].as_object().get(), ck.values[1].as_object().get());
 }
+
+TEST(LoraLoader, TextEncoderLoraPatchesTheClipCopyOnWrite) {
+  ModelsDir md;
+  const int64_t rank = 2;
+  std::map<std::string, at::Tensor> lora;
+  // text_model.encoder.layers.1.mlp.fc1.weight is [64, 32] in the tiny CLIP
+  lora["lora_te_text_model_encoder_layers_1_mlp_fc1.lora_up.weight"] = at::randn({64, rank}) * 0.1;
+  lora["lora_te_text_model_encoder_layers_1_mlp_fc1.lora_down.weight"] = at::randn({rank, 32}) * 0.1;
+  lora["lora_te_text_model_encoder_layers_1_mlp_fc1.alpha"] = at::scalar_tensor(1.0);
+  io::save_safetensors(md.td.path / "models/loras/te.safetensors", lora);
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto clip = ck.values[1].as<Clip>();
+  ASSERT_TRUE(clip->encoder->lora_weights());
+  const std::string key = "text_model.encoder.layers.1.mlp.fc1.weight";
+  auto W = clip->encoder->lora_weights()->at(key).clone();
+  auto out = run_node("LoraLoader",
+                      {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("te.safetensors")},
+                       {"strength_model", Value(1.0)}, {"strength_clip", Value(-0.5)}},
+                      md.cfg);
+  EXPECT_EQ(out.values[0].as_object().get(), ck.values[0].as_object().get());  // no UNet keys: model unchanged
+  auto patched = out.values[1].as<Clip>();
+  ASSERT_NE(patched.get(), clip.get());
+  auto up = lora.at("lora_te_text_model_encoder_layers_1_mlp_fc1.lora_up.weight").to(at::kDouble);
+  auto down = lora.at("lora_te_text_model_encoder_layers_1_mlp_fc1.lora_down.weight").to(at::kDouble);
+  auto expected = W.to(at::kDouble) - 0.5 * (1.0 / double(rank)) * at::mm(up, down);
+  EXPECT_TRUE(at::allclose(patched->encoder->lora_weights()->at(key).to(at::kDouble), expected, 1e-6, 1e-6));
+  EXPECT_TRUE(at::equal(clip->encoder->lora_weights()->at(key), W));  // the input CLIP is untouched
+}

@@ -3,7 +3,6 @@
 // dict of named tensors and strings, so Python's torch.load opens them.
 #include <ATen/core/Tensor.h>
 
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,10 +14,5 @@ struct PtDict {
   std::vector<std::pair<std::string, std::string>> strings;
 };
 std::string pt_bytes(const PtDict& d);
-
-// <folder>/<name>_<counter:05>_<suffix> with ComfyUI's counter (1 + the highest existing counter for
-// that name), created exclusively (never overwrites; bumps the counter on a race). Returns the path.
-std::filesystem::path save_counted(const std::filesystem::path& folder, const std::string& name,
-                                   const std::string& suffix, const std::string& bytes);
 
 }  // namespace comfy::io

@@ -8,6 +8,7 @@
 #include <ATen/cuda/CUDAGeneratorImpl.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -101,6 +102,10 @@ struct BrownianTree::Node {
 
 BrownianTree::BrownianTree(double t0, double t1, std::vector<int64_t> shape, at::Device device, uint64_t entropy)
     : shape_(std::move(shape)), device_(device), entropy_(entropy) {
+  int64_t numel = 1;
+  for (int64_t d : shape_) numel *= d;
+  const size_t entry_bytes = static_cast<size_t>(std::max<int64_t>(numel, 1)) * sizeof(float);
+  cache_size_ = std::clamp<size_t>((size_t{512} << 20) / entry_bytes, 48, 128);
   root_ = std::make_unique<Node>();
   root_->start = round6(t0);
   root_->end = round6(t1);
@@ -118,6 +123,7 @@ BrownianTree::BrownianTree(double t0, double t1, std::vector<int64_t> shape, at:
 BrownianTree::~BrownianTree() = default;
 
 at::Tensor BrownianTree::randn(uint32_t seed) const {
+  ++draws_;
   auto options = at::TensorOptions().dtype(at::kFloat).device(device_);
   if (device_.is_cpu()) return at::randn(shape_, at::detail::createCPUGenerator(seed), options);
 #ifdef COMFY_WITH_CUDA
@@ -157,7 +163,7 @@ void BrownianTree::remember(Node* n, at::Tensor w) {
   }
   lru_.push_front(n);
   cache_.emplace(n, std::make_pair(std::move(w), lru_.begin()));
-  while (cache_.size() > kCacheSize) {
+  while (cache_.size() > cache_size_) {
     cache_.erase(lru_.back());
     lru_.pop_back();
   }

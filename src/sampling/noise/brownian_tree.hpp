@@ -27,6 +27,8 @@ class BrownianTree {
   ~BrownianTree();
   // W(tb) - W(ta), f32 on the tree's device. Endpoints outside [t0, t1] are clamped (as torchsde does).
   at::Tensor increment(double ta, double tb);
+  // Number of full-size normal draws made so far (one per node split, plus the root).
+  int64_t draws() const { return draws_; }
 
  private:
   struct Node;
@@ -40,10 +42,11 @@ class BrownianTree {
   at::Device device_;
   uint64_t entropy_;
   std::unique_ptr<Node> root_;
+  mutable int64_t draws_ = 0;
   at::Tensor w_root_;
-  // Pure memoisation of node increments (torchsde keeps an LRU of 45); bounded so long runs on large
-  // latents do not hold every visited node.
-  static constexpr size_t kCacheSize = 64;
+  // Pure memoisation of node increments (torchsde keeps an LRU of 45). 128 entries keep the previous
+  // query's paths, which halves the draws of a typical schedule; capped at ~512 MiB for huge latents.
+  size_t cache_size_ = 128;
   std::list<Node*> lru_;
   std::unordered_map<Node*, std::pair<at::Tensor, std::list<Node*>::iterator>> cache_;
 };
