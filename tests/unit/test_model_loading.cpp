@@ -136,10 +136,10 @@ TEST(CheckpointLoaderSimple, LoadsTheTinySd15CheckpointIntoModelClipAndVae) {
   EXPECT_EQ(unet->config().context_dim, 32);
   EXPECT_TRUE(out.values[1].as<Clip>()->encoder);
   EXPECT_TRUE(out.values[2].as<Vae>()->net);
-  // The combo lists the file.
+  // The combo lists the file (after the always-present embedded model).
   io::set_active_model_folders(md.cfg);
   auto choices = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
-  EXPECT_EQ(choices, std::vector<std::string>{"tiny.safetensors"});
+  EXPECT_EQ(choices, (std::vector<std::string>{"builtin:shapes", "tiny.safetensors"}));
 }
 
 TEST(CheckpointLoaderSimple, MissingFileIsComfyUIsFileNotFoundMessage) {
@@ -154,7 +154,7 @@ TEST(CheckpointLoaderSimple, MissingFileIsComfyUIsFileNotFoundMessage) {
   // Validation sees the files of the run's folders through the combo's choices.
   io::set_active_model_folders(md.cfg);
   auto ch = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
-  EXPECT_EQ(ch, std::vector<std::string>{"tiny.safetensors"});
+  EXPECT_EQ(ch, (std::vector<std::string>{"builtin:shapes", "tiny.safetensors"}));
 }
 
 TEST(CheckpointLoaderSimple, TruncatedCheckpointNamesTheInputAndFile) {

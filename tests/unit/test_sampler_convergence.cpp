@@ -53,10 +53,11 @@ double solve_error(const std::string& name, int n) {
 
 void expect_order(const std::string& name, double order) {
   std::vector<double> err;
-  for (int n : {8, 16, 32, 64}) err.push_back(solve_error(name, n));
+  // 16..128 steps: at 8 steps (h = ln(100)/8 ~ 0.58) the multistep solver is not yet in its asymptotic regime.
+  for (int n : {16, 32, 64, 128}) err.push_back(solve_error(name, n));
   for (size_t i = 1; i < err.size(); ++i) {
     const double measured = std::log2(err[i - 1] / err[i]);
-    EXPECT_NEAR(measured, order, 0.35) << name << " steps " << (8 << (i - 1)) << "->" << (8 << i)
+    EXPECT_NEAR(measured, order, 0.35) << name << " steps " << (16 << (i - 1)) << "->" << (16 << i)
                                        << " errors " << err[i - 1] << " -> " << err[i];
   }
   EXPECT_LT(err.back(), order == 1 ? 0.1 : 2e-3) << name;
