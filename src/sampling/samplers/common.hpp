@@ -14,35 +14,21 @@
 #include <utility>
 
 #include "comfy/sampling/sampler.hpp"
+#include "sampling/samplers/scalar_f32.hpp"
 
 namespace comfy::samplers {
 
-namespace detail {
-template <class Op>
-inline float scalar_op(float v, Op op) {
-  thread_local at::Tensor in = at::empty({1}, at::TensorOptions().dtype(at::kFloat));
-  thread_local at::Tensor out = at::empty({1}, at::TensorOptions().dtype(at::kFloat));
-  in.data_ptr<float>()[0] = v;
-  op(out, in);
-  return out.data_ptr<float>()[0];
-}
-}  // namespace detail
-
-inline float sexp(float v) { return detail::scalar_op(v, [](at::Tensor& o, const at::Tensor& i) { at::exp_out(o, i); }); }
-inline float slog(float v) { return detail::scalar_op(v, [](at::Tensor& o, const at::Tensor& i) { at::log_out(o, i); }); }
-inline float sexpm1(float v) { return detail::scalar_op(v, [](at::Tensor& o, const at::Tensor& i) { at::expm1_out(o, i); }); }
+// One implementation of the scalar ops for every sampler family: sampling/samplers/scalar_f32.
+inline float sexp(float v) { return sf32::exp(v); }
+inline float slog(float v) { return sf32::log(v); }
+inline float sexpm1(float v) { return sf32::expm1(v); }
 inline float ssqrt(float v) { return std::sqrt(v); }
 // torch.lerp on scalars (formula switches at |w| = 0.5).
 inline float slerp(float a, float b, float w) { return std::fabs(w) < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w); }
 
 // get_ancestral_step: (sigma_down, sigma_up); eta == 0 gives (sigma_to, 0).
 inline std::pair<float, float> ancestral_step(float sigma_from, float sigma_to, float eta = 1.0f) {
-  if (eta == 0.0f) return {sigma_to, 0.0f};
-  const float v = eta * ssqrt((sigma_to * sigma_to) * (sigma_from * sigma_from - sigma_to * sigma_to) /
-                              (sigma_from * sigma_from));
-  const float up = v < sigma_to ? v : sigma_to;  // Python min(sigma_to, v)
-  const float down = ssqrt(sigma_to * sigma_to - up * up);
-  return {down, up};
+  return sf32::ancestral_step(sigma_from, sigma_to, eta);
 }
 
 // to_d(x, sigma, denoised) = (x - denoised) / sigma

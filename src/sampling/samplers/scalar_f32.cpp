@@ -11,11 +11,21 @@ namespace comfy::sf32 {
 namespace {
 at::Tensor t0d(float x) { return at::scalar_tensor(x, at::TensorOptions().dtype(at::kFloat)); }
 float value(const at::Tensor& t) { return t.item<float>(); }
+
+// The hot transcendental ops run in place on one reused one-element CPU buffer (no allocation per call).
+template <class Op>
+float unary(float v, Op op) {
+  thread_local at::Tensor in = at::empty({1}, at::TensorOptions().dtype(at::kFloat));
+  thread_local at::Tensor out = at::empty({1}, at::TensorOptions().dtype(at::kFloat));
+  in.data_ptr<float>()[0] = v;
+  op(out, in);
+  return out.data_ptr<float>()[0];
+}
 }  // namespace
 
-float exp(float x) { return value(at::exp(t0d(x))); }
-float log(float x) { return value(at::log(t0d(x))); }
-float expm1(float x) { return value(at::expm1(t0d(x))); }
+float exp(float x) { return unary(x, [](at::Tensor& o, const at::Tensor& i) { at::exp_out(o, i); }); }
+float log(float x) { return unary(x, [](at::Tensor& o, const at::Tensor& i) { at::log_out(o, i); }); }
+float expm1(float x) { return unary(x, [](at::Tensor& o, const at::Tensor& i) { at::expm1_out(o, i); }); }
 float pow(float x, double e) { return value(at::pow(t0d(x), e)); }
 float lerp(float a, float b, float w) { return value(at::lerp(t0d(a), t0d(b), w)); }
 float sigmoid(float x) { return value(at::sigmoid(t0d(x))); }
