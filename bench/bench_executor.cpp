@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "comfy/core/host_memory.hpp"
 #include "comfy/exec/executor.hpp"
 #include "comfy/graph/validate.hpp"
 #include "comfy/graph/workflow.hpp"
@@ -51,6 +52,7 @@ Prompt chain(int n, int value) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  comfy::tune_host_memory();
   int nodes = 1000, reps = 20;
   fs::path wf_dir = fs::path(COMFY_SHARED_DIR) / "workflows" / "real";
   for (int i = 1; i + 1 < argc; i += 2) {

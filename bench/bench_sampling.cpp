@@ -1,7 +1,10 @@
 // Per-step cost of the sampling stack (guider + CFG + sampler update) with the toy Gaussian model:
 // latent 1x4x64x64, 20 karras steps, cfg 8 with positive and negative (one batch-2 model call per
-// evaluation), 1 thread. overhead = total per step - the bare model call (apply_model, batch 2).
-// Usage: bench_sampling [repeats] [device] [--wall]   (default: thread CPU time)
+// evaluation), 1 thread. Columns: total per step; overhead = total - the toy network's own forward
+// (DiffusionNet::forward on the batch-2 input: the "network" every stack has to run); and, for
+// reference, the bare apply_model call (network + ModelSampling input/timestep/denoised).
+// Usage: bench_sampling [repeats] [device] [--wall] [--default-malloc] [--only=SAMPLER]
+//   (default: thread CPU time; --default-malloc skips comfy::tune_host_memory, to show its effect)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -10,7 +13,9 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <vector>
 
+#include "comfy/core/host_memory.hpp"
 #include "comfy/models/toy_gaussian.hpp"
 #include "comfy/sampling/ksampler.hpp"
 #include "comfy/sampling/schedulers.hpp"
@@ -32,10 +37,20 @@ double now_us() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::vector<std::string> pos_args;
+  bool default_malloc = false;
+  std::string only;  // --only=NAME: one sampler (for profiling)
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--wall") g_wall = true;
+    else if (a == "--default-malloc") default_malloc = true;
+    else if (a.rfind("--only=", 0) == 0) only = a.substr(7);
+    else pos_args.push_back(a);
+  }
+  if (!default_malloc) tune_host_memory();
   at::set_num_threads(1);
-  const int repeats = argc > 1 ? std::stoi(argv[1]) : 20;
-  const c10::Device dev(argc > 2 ? argv[2] : "cpu");
-  g_wall = argc > 3 && std::string(argv[3]) == "--wall";
+  const int repeats = pos_args.size() > 0 ? std::stoi(pos_args[0]) : 20;
+  const c10::Device dev(pos_args.size() > 1 ? pos_args[1] : "cpu");
   const int64_t steps = 20;
   auto model = make_toy_gaussian_model(dev);
   auto pos = toy_conditioning(true), neg = toy_conditioning(false);
@@ -55,12 +70,21 @@ int main(int argc, char** argv) {
   for (int i = 0; i < model_reps; ++i) model->apply_model(x2, s2, conds);
   sync(dev);
   const double model_us = (now_us() - t0) / model_reps;
-  std::printf("%s time; ", g_wall ? "wall" : "thread CPU");
-  std::printf("device %s, latent 1x4x64x64, %lld steps, 1 thread; bare model call (batch 2): %.1f us\n",
-              dev.str().c_str(), static_cast<long long>(steps), model_us);
+  // The network alone, on an input already scaled and a float timestep, as apply_model passes them.
+  auto t2 = model->sampling->timestep(s2).to(at::kFloat);
+  sync(dev);
+  const double t0n = now_us();
+  for (int i = 0; i < model_reps; ++i) model->net->forward(x2, t2, conds);
+  sync(dev);
+  const double net_us = (now_us() - t0n) / model_reps;
+  std::printf("%s time, %s malloc; ", g_wall ? "wall" : "thread CPU", default_malloc ? "default" : "tuned");
+  std::printf("device %s, latent 1x4x64x64, %lld steps, 1 thread\n", dev.str().c_str(),
+              static_cast<long long>(steps));
+  std::printf("toy network forward (batch 2): %.1f us; bare apply_model (batch 2): %.1f us\n", net_us, model_us);
   std::printf("%-16s %12s %12s %10s\n", "sampler", "total us/step", "overhead", "NFE/step");
 
   for (const char* name : {"euler", "euler_ancestral", "dpmpp_2m", "dpmpp_2m_sde", "uni_pc"}) {
+    if (!only.empty() && only != name) continue;
     int64_t nfe = 0;
     auto run = [&] {
       CustomSampleArgs a;
@@ -85,7 +109,7 @@ int main(int argc, char** argv) {
       sync(dev);
       const double per_step = (now_us() - t1) / repeats / steps;
       // NFE per step is 1 for all five (the final UniPC step reuses its last model value).
-      std::printf("%-16s %12.1f %12.1f %10d\n", name, per_step, per_step - model_us, 1);
+      std::printf("%-16s %12.1f %12.1f %10d\n", name, per_step, per_step - net_us, 1);
     } catch (const std::exception& e) {
       std::printf("%-16s unavailable: %s\n", name, e.what());
     }

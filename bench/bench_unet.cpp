@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "comfy/core/host_memory.hpp"
 #include "comfy/models/checkpoint.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/weights.hpp"
@@ -47,6 +48,7 @@ std::string run_capture(const std::string& cmd) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  comfy::tune_host_memory();
   cxxopts::Options o("bench_unet", "SD1.5 UNet step time vs Python PyTorch, and checkpoint load time");
   int batch = 2, size = 64, steps = 3, warmup = 1, threads = int(std::thread::hardware_concurrency());
   std::string python = "/usr/bin/python3", checkpoint, dtype = "f32", device = "cpu";

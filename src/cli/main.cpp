@@ -6,6 +6,7 @@
 #include "cli/commands.hpp"
 #include "comfy/build_config.hpp"
 #include "comfy/core/error.hpp"
+#include "comfy/core/host_memory.hpp"
 
 namespace {
 void usage(std::ostream& os) {
@@ -24,6 +25,7 @@ void usage(std::ostream& os) {
 
 int main(int argc, char** argv) {
   using namespace comfy::cli;
+  comfy::tune_host_memory();
   if (argc < 2) {
     usage(std::cerr);
     return 2;

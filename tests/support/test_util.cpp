@@ -1,6 +1,7 @@
 #include "test_util.hpp"
 
 #include "comfy/build_config.hpp"
+#include "comfy/core/host_memory.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +15,9 @@
 #include <sstream>
 
 namespace fs = std::filesystem;
+
+// The test programs tune the heap as the CLI does (comfy/core/host_memory.hpp), before main().
+static const bool kHostMemoryTuned = (comfy::tune_host_memory(), true);
 
 namespace comfy::test {
 
