@@ -62,4 +62,36 @@ inline at::Tensor euler_update(const at::Tensor& x, const at::Tensor& denoised, 
   return res;
 }
 
+// x * ratio - denoised * e                                (old undefined: first / last step)
+// x * ratio - (denoised * c1 - old * c2) * e              (k-diffusion dpmpp_2m)
+inline at::Tensor dpmpp_2m_update(const at::Tensor& x, const at::Tensor& denoised, const at::Tensor& old, float ratio,
+                                  float c1, float c2, float e) {
+  const bool two = old.defined();
+  if (!same_cpu_f32(x, denoised) || (two && !same_cpu_f32(x, old)))
+    return two ? x * ratio - (denoised * c1 - old * c2) * e : x * ratio - denoised * e;
+  at::Tensor res = at::empty_like(x);
+  const float* __restrict a = x.data_ptr<float>();
+  const float* __restrict d = denoised.data_ptr<float>();
+  float* __restrict o = res.data_ptr<float>();
+  const int64_t n = x.numel();
+  if (!two) {
+    for (int64_t i = 0; i < n; ++i) {
+      const float xs = a[i] * ratio;
+      const float ds = d[i] * e;
+      o[i] = xs - ds;
+    }
+  } else {
+    const float* __restrict p = old.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      const float xs = a[i] * ratio;
+      const float d1 = d[i] * c1;
+      const float d2 = p[i] * c2;
+      const float dd = d1 - d2;
+      const float ds = dd * e;
+      o[i] = xs - ds;
+    }
+  }
+  return res;
+}
+
 }  // namespace comfy::fused

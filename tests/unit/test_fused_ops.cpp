@@ -34,6 +34,15 @@ TEST(FusedOps, EpsDenoisedAndEulerUpdateAreBitIdentical) {
   }
 }
 
+TEST(FusedOps, Dpmpp2mUpdateIsBitIdentical) {
+  auto x = rnd(23, 10, 7.0), d = rnd(23, 11), old = rnd(23, 12);
+  for (float e : {-0.3f, -0.05f, -1.0f}) {
+    const float ratio = 0.81f, c2 = 1 / (2 * 1.37f), c1 = 1 + c2;
+    EXPECT_TRUE(at::equal(fused::dpmpp_2m_update(x, d, at::Tensor(), ratio, 0, 0, e), x * ratio - d * e));
+    EXPECT_TRUE(at::equal(fused::dpmpp_2m_update(x, d, old, ratio, c1, c2, e), x * ratio - (d * c1 - old * c2) * e));
+  }
+}
+
 TEST(FusedOps, NonContiguousOrOtherDtypesFallBackToTheExpression) {
   auto x = rnd(8, 5).transpose(2, 3), e = rnd(8, 6).transpose(2, 3);
   ASSERT_FALSE(x.is_contiguous());
