@@ -112,3 +112,64 @@ TEST(ExampleWorkflows, Sd15ExamplesRunOnTheTinyCheckpoint) {
   // at interval 1 plus the final latent since omit_final_latent is false = 4)
   EXPECT_EQ(pngs, 1 + 4 + 4 + 1 + 1 + 4);
 }
+
+// Issue 4's golden bullet: tiny-sd15 through txt2img and img2img from the CLI (CheckpointLoaderSimple ->
+// CLIPTextEncode x2 -> KSampler //Inspire -> VAEDecode -> SaveImage), UI files, so the PNG carries the
+// workflow. img2img reads a small 40x56 stand-in for its input under the same name.
+TEST(ExampleWorkflows, Sd15UiTxt2ImgAndImg2ImgRunOnTheTinyCheckpointWithTheWorkflowInThePng) {
+  const auto ckpt = test::golden_root() / "nets" / "tiny-sd15.safetensors";
+  ASSERT_TRUE(fs::exists(ckpt)) << ckpt;
+  test::TempDir tmp;
+  fs::create_directories(tmp.path / "models" / "checkpoints");
+  fs::create_symlink(fs::absolute(ckpt), tmp.path / "models" / "checkpoints" / "v1-5-pruned-emaonly.safetensors");
+  fs::create_directories(tmp.path / "input");
+  auto ramp = at::linspace(0, 1, 56).view({1, 56, 1}).expand({40, 56, 3}).contiguous();
+  io::write_file_atomic(tmp.path / "input" / "example-shapes.png", io::encode_png(ramp));
+  io::write_file_atomic(tmp.path / "input" / "flipped.png", io::encode_png(ramp.flip({1})));
+
+  auto run = [&](const std::string& name, const std::string& out, std::vector<std::string> sets) {
+    std::vector<std::string> args = {"run", (examples_dir() / "sd15" / (name + ".ui.json")).string(),
+                                     "--models-dir", (tmp.path / "models").string(), "--input-dir",
+                                     (tmp.path / "input").string(), "--output-dir", (tmp.path / out).string(),
+                                     "--quiet", "--set", "3.steps=3"};
+    for (auto& s : sets) {
+      args.push_back("--set");
+      args.push_back(s);
+    }
+    auto r = test::run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << name << "\n" << r.out << r.err;
+    std::vector<fs::path> pngs;
+    if (fs::exists(tmp.path / out))
+      for (auto& e : fs::recursive_directory_iterator(tmp.path / out))
+        if (e.path().extension() == ".png") pngs.push_back(e.path());
+    EXPECT_EQ(pngs.size(), 1u) << name;
+    return pngs;
+  };
+  auto check_png = [&](const fs::path& png, const std::string& name, int64_t H, int64_t W) {
+    const auto bytes = io::read_file(png);
+    auto text = io::read_png_text(bytes);
+    ASSERT_EQ(text.size(), 2u);
+    EXPECT_EQ(text[0].first, "prompt");
+    EXPECT_EQ(nlohmann::json::parse(text[0].second)["3"]["class_type"], "KSampler //Inspire");
+    EXPECT_EQ(text[1].first, "workflow");
+    // the workflow chunk is the UI file's workflow (as JSON; whitespace may differ)
+    EXPECT_EQ(nlohmann::json::parse(text[1].second), test::load_json(examples_dir() / "sd15" / (name + ".ui.json")));
+    auto img = io::decode_png(bytes).rgb;
+    EXPECT_EQ(img.sizes(), (std::vector<int64_t>{H, W, 3}));
+    EXPECT_GT(img.std().item<double>(), 0.01);
+  };
+
+  // txt2img at 64x64: latent 8x8, decoded by the factor-2 tiny VAE to 16x16
+  auto t = run("txt2img", "t2i", {"5.width=64", "5.height=64"});
+  ASSERT_EQ(t.size(), 1u);
+  check_png(t[0], "txt2img", 16, 16);
+
+  // img2img keeps the input's size (40x56 are whole VAE cells) and follows the input image
+  auto a = run("img2img", "i2i", {});
+  auto b = run("img2img", "i2i_flipped", {"10.image=flipped.png"});
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  check_png(a[0], "img2img", 40, 56);
+  auto ia = io::decode_png(io::read_file(a[0])).rgb, ib = io::decode_png(io::read_file(b[0])).rgb;
+  EXPECT_GT((ia - ib).abs().mean().item<double>(), 1e-3);
+}

@@ -17,6 +17,7 @@
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
 #include "test_util.hpp"
+#include "tiny_models.hpp"
 
 using namespace comfy;
 namespace fs = std::filesystem;
@@ -200,32 +201,13 @@ TEST(VAELoader, LoadsAStandaloneVaeFile) {
 
 // ---- LoRA
 
-namespace {
-// A LoRA for the tiny UNet: one module in kohya LDM naming, one in kohya diffusers naming (with alpha),
-// one conv module, plus a key nothing takes.
-std::map<std::string, at::Tensor> make_lora(int64_t rank) {
-  auto g = [](std::vector<int64_t> s) { return at::randn(s) * 0.1; };
-  std::map<std::string, at::Tensor> l;
-  // input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight [32, 32]
-  l["lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.lora_up.weight"] = g({32, rank});
-  l["lora_unet_input_blocks_1_1_transformer_blocks_0_attn1_to_q.lora_down.weight"] = g({rank, 32});
-  // diffusers name of middle_block.1.transformer_blocks.0.ff.net.2.weight [64, 256]
-  l["lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.lora_up.weight"] = g({64, rank});
-  l["lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.lora_down.weight"] = g({rank, 256});
-  l["lora_unet_mid_block_attentions_0_transformer_blocks_0_ff_net_2.alpha"] = at::scalar_tensor(3.0);
-  // conv: diffusers down_blocks.1.resnets.0.conv1 = input_blocks.3.0.in_layers.2.weight [64, 32, 3, 3]
-  l["lora_unet_down_blocks_1_resnets_0_conv1.lora_up.weight"] = g({64, rank, 1, 1});
-  l["lora_unet_down_blocks_1_resnets_0_conv1.lora_down.weight"] = g({rank, 32, 3, 3});
-  l["lora_unet_down_blocks_1_resnets_0_conv1.alpha"] = at::scalar_tensor(double(rank));
-  l["something_else.weight"] = g({2});
-  return l;
-}
-}  // namespace
+// The LoRA for the tiny UNet is built by tests/support/tiny_models (shared with the e2e tests).
+using test::make_tiny_lora;
 
 TEST(LoraLoader, MergesUpTimesDownScaledByAlphaOverRankWithoutTouchingTheInput) {
   ModelsDir md;
   const int64_t rank = 4;
-  auto lora = make_lora(rank);
+  auto lora = make_tiny_lora(rank);
   io::save_safetensors(md.td.path / "models/loras/l.safetensors", lora);
   auto base = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg).values[0].as<Model>();
   auto base_unet = std::dynamic_pointer_cast<const UNetModel>(base->net);
@@ -264,7 +246,7 @@ TEST(LoraLoader, MergesUpTimesDownScaledByAlphaOverRankWithoutTouchingTheInput) 
 
 TEST(LoraLoader, ZeroStrengthReturnsTheInputsUnchanged) {
   ModelsDir md;
-  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_lora(2));
+  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_tiny_lora(2));
   auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
   auto out = run_node("LoraLoader",
                       {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("l.safetensors")},
@@ -358,7 +340,7 @@ TEST(MakeCheckpoint, TinyRandomCheckpointLoadsThroughCheckpointLoaderSimple) {
 
 TEST(LoraLoader, UNetOnlyLoraPatchesTheModelAndPassesTheClipThrough) {
   ModelsDir md;
-  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_lora(2));
+  io::save_safetensors(md.td.path / "models/loras/l.safetensors", make_tiny_lora(2));
   auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
   auto out = run_node("LoraLoader",
                       {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("l.safetensors")},
