@@ -12,6 +12,7 @@
 
 #include "comfy/core/error.hpp"
 #include "comfy/io/pt_file.hpp"
+#include "io/pt_unpickle.hpp"
 
 namespace comfy::io {
 
@@ -93,9 +94,8 @@ bool same_key(const Obj& a, const Obj& b) {
 
 class Unpickler {
  public:
-  using StorageLoader = std::function<at::Tensor(const std::string& key, at::ScalarType dtype, int64_t numel)>;
-  Unpickler(const std::string& data, StorageLoader load, std::string what)
-      : d_(data), load_(std::move(load)), what_(std::move(what)) {}
+  Unpickler(const std::string& data, const PtStorageLoader& load, std::string what)
+      : d_(data), load_(load), what_(std::move(what)) {}
 
   Ref run() {
     while (true) {
@@ -368,7 +368,12 @@ class Unpickler {
     const int64_t numel = as_int(pid->items[4], "storage size");
     if (numel < 0) bad(what_, "negative storage size");
     auto it = storages_.find(key);
-    if (it == storages_.end()) it = storages_.emplace(key, load_(key, dt->second, numel)).first;
+    if (it == storages_.end()) {
+      at::Tensor t = load_(key, dt->second, numel);
+      if (!t.defined() || t.dim() != 1 || t.numel() != numel || t.scalar_type() != dt->second)
+        bad(what_, "storage data/" + key + " does not hold " + std::to_string(numel) + " elements");
+      it = storages_.emplace(key, t).first;
+    }
     auto o = make(Obj::Kind::Storage);
     o->tensor = it->second;
     return o;
@@ -399,25 +404,34 @@ class Unpickler {
   at::Tensor rebuild(const at::Tensor& storage, int64_t offset, const std::vector<int64_t>& size,
                      const std::vector<int64_t>& stride) {
     if (size.size() != stride.size()) bad(what_, "tensor size and stride differ in length");
-    if (offset < 0) bad(what_, "negative storage offset");
-    int64_t last = offset;  // highest element index the view touches
+    if (size.size() > 32) bad(what_, "tensor with more than 32 dimensions");
+    const int64_t numel = storage.numel();
+    if (offset < 0 || offset > numel) bad(what_, "storage offset out of range");
+    constexpr int64_t kMax = int64_t(1) << 40;
+    int64_t last = offset, count = 1;  // highest element index the view touches; elements (non-empty dims)
     bool empty = false;
     for (size_t k = 0; k < size.size(); ++k) {
-      if (size[k] < 0 || stride[k] < 0) bad(what_, "negative tensor size or stride");
-      if (size[k] == 0) empty = true;
-      else if (size[k] > 1 && stride[k] > (int64_t(1) << 40) / size[k]) bad(what_, "tensor stride out of range");
-      else last += (size[k] - 1) * stride[k];
+      if (size[k] < 0 || stride[k] < 0 || size[k] > kMax || stride[k] > kMax) bad(what_, "tensor size or stride out of range");
+      if (size[k] == 0) {
+        empty = true;
+        continue;
+      }
+      count *= size[k];
+      if (count > kMax) bad(what_, "tensor too large");
+      if (size[k] > 1 && stride[k] > kMax / size[k]) bad(what_, "tensor stride out of range");
+      last += (size[k] - 1) * stride[k];
+      if (last > kMax) bad(what_, "tensor reaches past its storage");
     }
     if (empty) return at::empty(size, storage.options());
-    if (last >= storage.numel())
+    if (last >= numel)
       bad(what_, "tensor of size " + c10::str(at::IntArrayRef(size)) + " reaches past its storage of " +
-                     std::to_string(storage.numel()) + " elements");
+                     std::to_string(numel) + " elements");
     return storage.as_strided(size, stride, offset).clone(at::MemoryFormat::Contiguous);
   }
 
   const std::string& d_;
   size_t pos_ = 0;
-  StorageLoader load_;
+  const PtStorageLoader& load_;
   std::string what_;
   std::vector<Ref> stack_;
   std::map<uint64_t, Ref> memo_;
@@ -478,6 +492,11 @@ std::string record(caffe2::serialize::PyTorchStreamReader& zip, const std::strin
 
 }  // namespace
 
+PtValue unpickle_pt(const std::string& pickle, const PtStorageLoader& load, const std::string& what) {
+  Unpickler up(pickle, load, what);
+  return to_value(*up.run(), what);
+}
+
 PtValue read_pt_file(const std::filesystem::path& path) {
   const std::string what = path.filename().string();
   auto zip = open_zip(path, what);
@@ -494,8 +513,7 @@ PtValue read_pt_file(const std::filesystem::path& path) {
     if (need) std::memcpy(t.data_ptr(), bytes.data(), need);
     return t;
   };
-  Unpickler up(pkl, load, what);
-  return to_value(*up.run(), what);
+  return unpickle_pt(pkl, load, what);
 }
 
 std::vector<std::pair<std::string, std::string>> pt_data_records(const std::filesystem::path& path) {
