@@ -22,18 +22,8 @@ void register_ksampler(Registry& r) {
       .output("LATENT");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            CoreKSamplerArgs a;
-           a.model = model_in(in);
-           a.seed = in.u64("seed");
-           a.steps = in.i64("steps");
-           a.cfg = in.f64("cfg");
-           a.sampler_name = in.str("sampler_name");
-           a.scheduler = in.str("scheduler");
-           a.positive = cond_in(in, "positive");
-           a.negative = cond_in(in, "negative");
-           a.latent = latent_in(in);
+           read_sampler_inputs(in, ctx, a, "seed");
            a.denoise = in.f64("denoise");
-           a.callback = progress_callback(ctx);
-           a.interrupt = ctx.cfg().interrupt;
            return NodeOutput{{Value(common_ksampler(a))}};
          }});
 }
@@ -57,22 +47,12 @@ void register_ksampler_advanced(Registry& r) {
       .output("LATENT");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            CoreKSamplerArgs a;
-           a.model = model_in(in);
+           read_sampler_inputs(in, ctx, a, "noise_seed");
            a.disable_noise = in.str("add_noise") == "disable";
-           a.seed = in.u64("noise_seed");
-           a.steps = in.i64("steps");
-           a.cfg = in.f64("cfg");
-           a.sampler_name = in.str("sampler_name");
-           a.scheduler = in.str("scheduler");
-           a.positive = cond_in(in, "positive");
-           a.negative = cond_in(in, "negative");
-           a.latent = latent_in(in);
            a.denoise = 1.0;
            a.start_step = in.i64("start_at_step");
            a.last_step = in.i64("end_at_step");
            a.force_full_denoise = in.str("return_with_leftover_noise") != "enable";
-           a.callback = progress_callback(ctx);
-           a.interrupt = ctx.cfg().interrupt;
            return NodeOutput{{Value(common_ksampler(a))}};
          }});
 }

@@ -34,29 +34,15 @@ void register_ksampler_advanced_inspire(Registry& r) {
       .output("LATENT");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            InspireKSamplerArgs a;
-           a.model = model_in(in);
+           read_sampler_inputs(in, ctx, a, "noise_seed");
+           read_variation_inputs(in, a);
            a.disable_noise = !in.boolean("add_noise");
-           a.seed = in.u64("noise_seed");
-           a.steps = in.i64("steps");
-           a.cfg = in.f64("cfg");
-           a.sampler_name = in.str("sampler_name");
-           a.scheduler = in.str("scheduler");
-           a.positive = cond_in(in, "positive");
-           a.negative = cond_in(in, "negative");
-           a.latent = latent_in(in);
            a.start_step = in.i64("start_at_step");
            a.last_step = in.i64("end_at_step");
            a.noise_mode = in.str("noise_mode");
            a.force_full_denoise = !in.boolean("return_with_leftover_noise");
-           a.incremental_seed_mode = in.str("batch_seed_mode");
-           a.variation_seed = in.u64("variation_seed");
-           a.variation_strength = in.f64("variation_strength");
-           if (in.has("variation_method")) a.variation_method = in.str("variation_method");
            if (in.has("noise_opt")) a.noise = in.tensor("noise_opt");
            a.scheduler_func = scheduler_func_in(in);
-           if (in.has("internal_seed")) a.internal_seed = in.u64("internal_seed");
-           a.callback = progress_callback(ctx);
-           a.interrupt = ctx.cfg().interrupt;
            return NodeOutput{{Value(std::const_pointer_cast<Latent>(inspire_ksampler(a).first))}};
          }});
 }

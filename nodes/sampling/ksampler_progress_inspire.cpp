@@ -101,21 +101,13 @@ void register_ksampler_progress_inspire(Registry& r) {
                  .at_input("denoise");
            const int64_t adv_steps = int64_t(double(steps) / denoise);
            InspireKSamplerArgs a;
-           a.model = model_in(in);
-           a.seed = in.u64("seed");
+           read_sampler_inputs(in, ctx, a, "seed");  // the callback is replaced in sample_with_frames
            a.steps = adv_steps;
-           a.cfg = in.f64("cfg");
-           a.sampler_name = in.str("sampler_name");
-           a.scheduler = in.str("scheduler");
-           a.positive = cond_in(in, "positive");
-           a.negative = cond_in(in, "negative");
-           a.latent = latent_in(in);
            a.start_step = adv_steps - steps;
            a.last_step = adv_steps;
            a.noise_mode = in.str("noise_mode");
            a.force_full_denoise = true;
            a.scheduler_func = scheduler_func_in(in);
-           a.interrupt = ctx.cfg().interrupt;
            ProgressFrames frames;
            if (!in.boolean("omit_start_latent"))
              frames.add(fix_empty_latent_channels(*a.model, a.latent->samples).to(at::kCPU), -1, kNaN);
@@ -152,22 +144,13 @@ void register_ksampler_advanced_progress_inspire(Registry& r) {
       .output("LATENT", "progress_latent");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            InspireKSamplerArgs a;
-           a.model = model_in(in);
+           read_sampler_inputs(in, ctx, a, "noise_seed");  // the callback is replaced in sample_with_frames
            a.disable_noise = !in.boolean("add_noise");
-           a.seed = in.u64("noise_seed");
-           a.steps = in.i64("steps");
-           a.cfg = in.f64("cfg");
-           a.sampler_name = in.str("sampler_name");
-           a.scheduler = in.str("scheduler");
-           a.positive = cond_in(in, "positive");
-           a.negative = cond_in(in, "negative");
-           a.latent = latent_in(in);
            a.start_step = in.i64("start_at_step");
            a.last_step = in.i64("end_at_step");
            a.noise_mode = in.str("noise_mode");
            a.force_full_denoise = !in.boolean("return_with_leftover_noise");
            a.scheduler_func = scheduler_func_in(in);
-           a.interrupt = ctx.cfg().interrupt;
            ProgressFrames frames;
            if (!in.boolean("omit_start_latent")) frames.add(a.latent->samples.to(at::kCPU), -1, kNaN);
            std::vector<float> sigmas_used;

@@ -60,6 +60,33 @@ struct ProgressFrames {
 void dump_progress(const ExecContext& ctx, const at::Tensor& samples, const std::vector<int64_t>& steps,
                    const std::vector<float>& sigmas);
 
+// The inputs every KSampler-like node has (model, seed, steps, cfg, sampler_name, scheduler,
+// positive, negative, latent_image), read into CoreKSamplerArgs or InspireKSamplerArgs, plus the
+// run context (progress bar, interrupt flag).
+template <class Args>
+void read_sampler_inputs(const NodeInputs& in, const ExecContext& ctx, Args& a, const char* seed_input) {
+  a.model = model_in(in);
+  a.seed = in.u64(seed_input);
+  a.steps = in.i64("steps");
+  a.cfg = in.f64("cfg");
+  a.sampler_name = in.str("sampler_name");
+  a.scheduler = in.str("scheduler");
+  a.positive = cond_in(in, "positive");
+  a.negative = cond_in(in, "negative");
+  a.latent = latent_in(in);
+  a.callback = progress_callback(ctx);
+  a.interrupt = ctx.cfg().interrupt;
+}
+
+// The Inspire seed controls: batch_seed_mode, variation seed / strength / method, internal_seed.
+inline void read_variation_inputs(const NodeInputs& in, InspireKSamplerArgs& a) {
+  a.incremental_seed_mode = in.str("batch_seed_mode");
+  a.variation_seed = in.u64("variation_seed");
+  a.variation_strength = in.f64("variation_strength");
+  if (in.has("variation_method")) a.variation_method = in.str("variation_method");
+  if (in.has("internal_seed")) a.internal_seed = in.u64("internal_seed");
+}
+
 // Validation of the optional scheduler_func_opt input.
 inline std::shared_ptr<const SchedulerFunc> scheduler_func_in(const NodeInputs& in) {
   return in.obj_opt<SchedulerFunc>("scheduler_func_opt");

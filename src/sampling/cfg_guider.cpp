@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "comfy/core/error.hpp"
+#include "sampling/fused.hpp"
 
 namespace comfy {
 
@@ -243,8 +244,7 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
     conds.c_crossattn = n == 1 ? cs[0] : at::cat(cs);
     if (!ys.empty()) conds.y = n == 1 ? ys[0] : at::cat(ys);
     auto input = n == 1 ? xs[0] : at::cat(xs);
-    auto sig = at::full({input.size(0)}, sigma, x.options());
-    auto output = model_->apply_model(input, sig, conds);
+    auto output = model_->apply_model(input, sigma, conds);
     ++model_calls_;
     auto chunks = output.chunk(n);
     for (int64_t o = 0; o < n; ++o) {
@@ -281,7 +281,7 @@ at::Tensor CFGGuider::guided(const at::Tensor& x, float sigma) {
   // Without an uncond pass U == 0, so U + (C - U) * cfg is C * cfg (C itself at cfg 1).
   if (!has_neg || skip_uncond) return cfg_ == 1.0 ? C : C * cfg_;
   const auto& U = outs[1];
-  return U + (C - U) * cfg_;
+  return fused::cfg_combine(C, U, float(cfg_));  // U + (C - U) * cfg
 }
 
 at::Tensor CFGGuider::operator()(const at::Tensor& x_in, float sigma) {

@@ -5,6 +5,8 @@
 #include <cmath>
 
 #include "comfy/core/error.hpp"
+#include "sampling/fused.hpp"
+#include "sampling/samplers/scalar_f32.hpp"
 
 namespace comfy {
 
@@ -54,15 +56,19 @@ ModelSampling ModelSampling::discrete(const std::string& beta_schedule, double l
   return ms;
 }
 
-int64_t ModelSampling::timestep_index(float sigma) const {
-  float ls = std::log(sigma);
-  int64_t best = 0;
+float ModelSampling::timestep_value(float sigma) const {
+  if (kind == Kind::DiscreteFlow) return sigma * float(flow_multiplier);
+  const float ls = sf32::log(sigma);
+  size_t best = 0;
   float bd = std::fabs(ls - log_sigmas_host[0]);
   for (size_t i = 1; i < log_sigmas_host.size(); ++i) {
-    float d = std::fabs(ls - log_sigmas_host[i]);
-    if (d < bd) { bd = d; best = int64_t(i); }
+    const float d = std::fabs(ls - log_sigmas_host[i]);
+    if (d < bd) {
+      bd = d;
+      best = i;
+    }
   }
-  return best;
+  return float(best);
 }
 
 at::Tensor ModelSampling::timestep(const at::Tensor& sigma) const {
@@ -117,6 +123,18 @@ at::Tensor ModelSampling::calculate_input(const at::Tensor& sigma_, const at::Te
   if (prediction == Prediction::CONST) return x;
   auto s = bcast(sigma_, x);
   return x / (s.pow(2) + sigma_data * sigma_data).pow(0.5);
+}
+
+at::Tensor ModelSampling::calculate_input(float sigma, const at::Tensor& x) const {
+  if (prediction == Prediction::CONST) return x;
+  // (s ** 2 + sigma_data ** 2) ** 0.5 in float32: s*s, + float(sd2), sqrt (pow 0.5 is sqrt in ATen)
+  const float s2 = sigma * sigma;
+  return x / std::sqrt(s2 + float(sigma_data * sigma_data));
+}
+
+at::Tensor ModelSampling::calculate_denoised(float sigma, const at::Tensor& out, const at::Tensor& x) const {
+  if (prediction == Prediction::EPS || prediction == Prediction::CONST) return fused::eps_denoised(x, out, sigma);
+  return calculate_denoised(at::scalar_tensor(sigma, x.options().dtype(at::kFloat)), out, x);
 }
 
 at::Tensor ModelSampling::calculate_denoised(const at::Tensor& sigma_, const at::Tensor& out,

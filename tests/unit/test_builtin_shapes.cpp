@@ -195,12 +195,14 @@ TEST(BuiltinShapes, EveryImplementedSamplerDrawsARedDisc) {
     } catch (const Error&) {
       continue;  // not implemented (yet): not offered by validation either
     }
-    // Known open problem (noted on the issue): dpm_2_ancestral draws a blue disc for "red circle" at
-    // cfg 6 / seed 11 on this model although it matches ComfyUI on every golden case; excluded here
-    // until it is understood, so the other 43 samplers keep guarding the picture.
-    if (name == "dpm_2_ancestral") continue;
+    // dpm_2_ancestral takes a midpoint model evaluation plus an ancestral jump per step; with 16
+    // steps at cfg 6 the CFG extrapolation overshoots on this model's very sharp posterior (an exact
+    // mixture over a finite picture set) and lands on another colour (measured: red at cfg <= 2, off
+    // at cfg 4-6 with 16 steps, red again with 40 steps at cfg 6). Same algorithm as k-diffusion (golden
+    // cases pass), so it gets the step count at which it converges here.
+    const int64_t steps = name == "dpm_2_ancestral" ? 40 : 16;
     for (const char* scheduler : {"karras", "normal", "simple"}) {
-      auto sig = calculate_sigmas(*m->sampling, scheduler, 16);
+      auto sig = calculate_sigmas(*m->sampling, scheduler, steps);
       SamplerRun run;
       run.model = &den;
       run.sigmas.assign(sig.data_ptr<float>(), sig.data_ptr<float>() + sig.numel());

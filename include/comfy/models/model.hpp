@@ -47,6 +47,9 @@ struct Model : Object {
   // BaseModel._apply_model: xc = calculate_input(sigma, x) -> net dtype; t = timestep(sigma);
   // out = net(xc, t, conds); denoised = calculate_denoised(sigma, out.float(), x).
   at::Tensor apply_model(const at::Tensor& x, const at::Tensor& sigma, const ModelConds& conds) const;
+  // The same with one sigma for the whole batch (a sampler step): input scale, timestep and denoised
+  // factors on the host, bit-identical to the tensor version.
+  at::Tensor apply_model(const at::Tensor& x, float sigma, const ModelConds& conds) const;
 };
 
 }  // namespace comfy

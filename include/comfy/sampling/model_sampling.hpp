@@ -30,8 +30,9 @@ struct ModelSampling {
 
   // sigma -> model timestep (nearest table index in log space, as float32), any shape, on sigma's device.
   at::Tensor timestep(const at::Tensor& sigma) const;
-  // Host version for a scalar sigma given as float32.
-  int64_t timestep_index(float sigma) const;
+  // Host version for one float32 sigma shared by the whole batch: the same value timestep() gives
+  // (log as libtorch computes it on a CPU float tensor, then the nearest table entry, first on ties).
+  float timestep_value(float sigma) const;
   // continuous timestep -> sigma (f32 log-linear interpolation of the table)
   float sigma_at(float t) const;
   at::Tensor sigma(const at::Tensor& t) const;
@@ -40,6 +41,11 @@ struct ModelSampling {
   // S2: the model's input scaling and its output -> denoised.
   at::Tensor calculate_input(const at::Tensor& sigma, const at::Tensor& x) const;
   at::Tensor calculate_denoised(const at::Tensor& sigma, const at::Tensor& model_output, const at::Tensor& x) const;
+  // The same for one float32 sigma shared by the batch (what a sampler step has): the scalar factors
+  // are computed on the host with the float32 operations the tensor versions do, so the results are
+  // bit-identical, without the small-tensor ops.
+  at::Tensor calculate_input(float sigma, const at::Tensor& x) const;
+  at::Tensor calculate_denoised(float sigma, const at::Tensor& model_output, const at::Tensor& x) const;
   at::Tensor noise_scaling(const at::Tensor& sigma, const at::Tensor& noise, const at::Tensor& latent,
                            bool max_denoise) const;
   at::Tensor inverse_noise_scaling(const at::Tensor& sigma, const at::Tensor& x) const;

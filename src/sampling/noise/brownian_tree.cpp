@@ -183,10 +183,30 @@ const at::Tensor& BrownianTree::W(Node* n) {
   const double hr = 1.0 / (p->end - p->start);
   const double ld = p->mid - p->start;
   const double rd = p->end - p->mid;
-  at::Tensor mean = (wp * ld) * hr;
   const double var = ld * rd * hr;
-  at::Tensor w_left = mean + randn(seed) * std::sqrt(var);
-  at::Tensor w_right = wp - w_left;
+  at::Tensor z = randn(seed);
+  at::Tensor w_left, w_right;
+  if (wp.device().is_cpu() && wp.scalar_type() == at::kFloat && wp.is_contiguous()) {
+    // The four tensor ops below, fused into one pass: the same float32 operations in the same
+    // order (python floats act as float32 scalars), so bit-identical, without four temporaries.
+    w_left = at::empty_like(wp);
+    w_right = at::empty_like(wp);
+    const float ldf = float(ld), hrf = float(hr), sdf = float(std::sqrt(var));
+    const float* __restrict a = wp.data_ptr<float>();
+    const float* __restrict zz = z.data_ptr<float>();
+    float* __restrict l = w_left.data_ptr<float>();
+    float* __restrict r = w_right.data_ptr<float>();
+    for (int64_t i = 0, n = wp.numel(); i < n; ++i) {
+      const float mean = (a[i] * ldf) * hrf;
+      const float noise = zz[i] * sdf;
+      l[i] = mean + noise;
+      r[i] = a[i] - l[i];
+    }
+  } else {
+    at::Tensor mean = (wp * ld) * hr;
+    w_left = mean + z * std::sqrt(var);
+    w_right = wp - w_left;
+  }
   remember(p->left.get(), w_left);
   remember(p->right.get(), w_right);
   return cache_.at(n).first;
@@ -234,6 +254,20 @@ at::Tensor BrownianTree::increment(double ta, double tb) {
   std::vector<Node*> pieces;
   decompose(root_.get(), a, b, pieces);
   at::Tensor w = W(pieces[0]);
+  if (pieces.size() == 1) return w;
+  if (w.device().is_cpu() && w.scalar_type() == at::kFloat && w.is_contiguous()) {
+    // ((W0 + W1) + W2) + ... in one pass, element by element in the same order as the tensor adds.
+    std::vector<at::Tensor> parts{w};  // handles: a later W() may evict an earlier piece from the cache
+    for (size_t k = 1; k < pieces.size(); ++k) parts.push_back(W(pieces[k]));
+    at::Tensor out = w.clone();
+    float* __restrict o = out.data_ptr<float>();
+    const int64_t n = w.numel();
+    for (size_t k = 1; k < parts.size(); ++k) {
+      const float* __restrict src = parts[k].data_ptr<float>();
+      for (int64_t i = 0; i < n; ++i) o[i] += src[i];
+    }
+    return out;
+  }
   for (size_t k = 1; k < pieces.size(); ++k) w = w + W(pieces[k]);
   return w;
 }

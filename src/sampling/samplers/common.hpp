@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "comfy/sampling/sampler.hpp"
+#include "sampling/fused.hpp"
 #include "sampling/samplers/scalar_f32.hpp"
 
 namespace comfy::samplers {

@@ -47,14 +47,14 @@ at::Tensor sample_dpmpp_2m(SamplerRun& r) {
     const float h = t_next - t;
     const float ratio = sigma_fn(t_next) / sigma_fn(t);
     if (!old.defined() || s[k + 1] == 0.0f) {
-      x = x * ratio - denoised * sexpm1(-h);
+      x = fused::dpmpp_2m_update(x, denoised, at::Tensor(), ratio, 0.0f, 0.0f, sexpm1(-h));
     } else {
       const float h_last = t - t_fn(s[k - 1]);
       const float rr = h_last / h;
       const float c2 = 1 / (2 * rr);
       const float c1 = 1 + c2;
-      auto denoised_d = denoised * c1 - old * c2;
-      x = x * ratio - denoised_d * sexpm1(-h);
+      // x * ratio - (denoised * c1 - old * c2) * expm1(-h), in one pass
+      x = fused::dpmpp_2m_update(x, denoised, old, ratio, c1, c2, sexpm1(-h));
     }
     old = denoised;
   }

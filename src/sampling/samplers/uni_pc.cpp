@@ -17,6 +17,37 @@ struct VP {
   }
 };
 
+// Solves the leading n x n block of the row-major K x K matrix A for the first n entries of b:
+// Gaussian elimination with partial pivoting in float32 (what LAPACK's sgesv does for such sizes).
+std::vector<float> solve_small(const std::vector<float>& A, int K, const std::vector<float>& b, int n) {
+  std::vector<float> M(size_t(n * n)), y(b.begin(), b.begin() + n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) M[size_t(i * n + j)] = A[size_t(i * K + j)];
+  for (int c = 0; c < n; ++c) {
+    int p = c;
+    for (int i = c + 1; i < n; ++i)
+      if (std::fabs(M[size_t(i * n + c)]) > std::fabs(M[size_t(p * n + c)])) p = i;
+    if (p != c) {
+      for (int j = 0; j < n; ++j) std::swap(M[size_t(c * n + j)], M[size_t(p * n + j)]);
+      std::swap(y[size_t(c)], y[size_t(p)]);
+    }
+    const float piv = M[size_t(c * n + c)];
+    if (piv == 0.0f) throw std::runtime_error("uni_pc: singular order system (repeated sigmas?)");
+    const float inv = 1.0f / piv;
+    for (int i = c + 1; i < n; ++i) {
+      const float f = M[size_t(i * n + c)] * inv;
+      for (int j = c + 1; j < n; ++j) M[size_t(i * n + j)] -= f * M[size_t(c * n + j)];
+      y[size_t(i)] -= f * y[size_t(c)];
+    }
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    float v = y[size_t(i)];
+    for (int j = i + 1; j < n; ++j) v -= M[size_t(i * n + j)] * y[size_t(j)];
+    y[size_t(i)] = v / M[size_t(i * n + i)];
+  }
+  return y;
+}
+
 struct UniPC {
   SamplerRun& r;
   bool bh2;
@@ -50,37 +81,36 @@ struct UniPC {
     float h_phi_k = h_phi_1 / hh - 1;
     double factorial = 1;
     const float B_h = bh2 ? sexpm1(hh) : hh;
-    auto cpu = at::TensorOptions().dtype(at::kFloat);
-    auto rks_t = at::tensor(rks, cpu);
-    std::vector<at::Tensor> R;
-    std::vector<float> b;
+    // R[i][j] = rks[j] ** i (i < 3: 1, r, r*r exactly as torch.pow), b as the reference builds it.
+    const int K = order;
+    std::vector<float> R(size_t(K * K)), b;
     for (int i = 1; i <= order; ++i) {
-      R.push_back(at::pow(rks_t, i - 1));
+      for (int j = 0; j < K; ++j) {
+        const float rj = rks[size_t(j)];
+        R[size_t((i - 1) * K + j)] = i == 1 ? 1.0f : i == 2 ? rj : i == 3 ? rj * rj : sf32::pow(rj, double(i - 1));
+      }
       b.push_back(h_phi_k * float(factorial) / B_h);
       factorial *= (i + 1);
       h_phi_k = h_phi_k / hh - float(1 / factorial);
     }
-    auto Rm = at::stack(R);
-    auto bt = at::tensor(b, cpu);
-    at::Tensor D1, rhos_p, rhos_c;
-    if (!D1s.empty()) {
-      D1 = at::stack(D1s, 1);  // [B, K, C, H, W]
-      rhos_p = order == 2 ? at::full({1}, 0.5f, cpu)
-                          : at::linalg_solve(Rm.slice(0, 0, -1).slice(1, 0, -1), bt.slice(0, 0, -1));
-      rhos_p = rhos_p.to(x.device());
-    }
-    if (use_corrector) {
-      rhos_c = order == 1 ? at::full({1}, 0.5f, cpu) : at::linalg_solve(Rm, bt);
-      rhos_c = rhos_c.to(x.device());
-    }
+    // The tiny linear systems (at most 3x3) are solved on the host; weights stay host floats, so the
+    // weighted sums of D1s below need no stacking, no tensordot and no host<->device copies.
+    std::vector<float> rhos_p, rhos_c;
+    if (!D1s.empty()) rhos_p = order == 2 ? std::vector<float>{0.5f} : solve_small(R, K, b, K - 1);
+    if (use_corrector) rhos_c = order == 1 ? std::vector<float>{0.5f} : solve_small(R, K, b, K);
+    auto weighted = [&](const std::vector<float>& w, size_t n) {  // sum_k w[k] * D1s[k], k < n
+      at::Tensor acc = D1s[0] * w[0];
+      for (size_t k = 1; k < n; ++k) acc = acc + D1s[k] * w[k];
+      return acc;
+    };
     auto x_ = x * (vt.std / v0.std) - m0 * (vt.alpha * h_phi_1);
-    at::Tensor xt = D1.defined() ? x_ - at::tensordot(D1, rhos_p, {1}, {0}) * (vt.alpha * B_h) : x_ - 0 * (vt.alpha * B_h);
+    at::Tensor xt = !D1s.empty() ? x_ - weighted(rhos_p, D1s.size()) * (vt.alpha * B_h) : x_ - 0 * (vt.alpha * B_h);
     at::Tensor mt;
     if (use_corrector) {
       mt = x0(xt, t);
       auto D1_t = mt - m0;
-      auto tail = D1_t * rhos_c[-1];
-      auto inner = D1.defined() ? at::tensordot(D1, rhos_c.slice(0, 0, -1), {1}, {0}) + tail : tail;
+      auto tail = D1_t * rhos_c.back();
+      auto inner = !D1s.empty() ? weighted(rhos_c, D1s.size()) + tail : tail;
       xt = x_ - inner * (vt.alpha * B_h);
     }
     return {xt, mt};
