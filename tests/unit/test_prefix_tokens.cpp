@@ -146,3 +146,13 @@ TEST(SaveLatent, FilenamePrefixNodeTokensComeFromThePrompt) {
   EXPECT_EQ(out.ui["latents"][0]["filename"], "s123456_00001_.latent");
   EXPECT_EQ(out.ui["latents"][0]["subfolder"], "latents");
 }
+
+TEST(FilenamePrefix, SeedSweepFromTheCliNamesEachFileWithItsSeed) {
+  test::TempDir td;
+  const auto wf = test::source_dir() / "workflows" / "shapes" / "txt2img.api.json";
+  auto r = test::run_cli({"run", wf.string(), "--set", "9.filename_prefix=s%KSampler //Inspire.seed%/x_%Nope.seed%",
+                          "--seeds", "3,17", "--output-dir", (td.path / "out").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(td.path / "out" / "s3" / "x_%Nope.seed%_00001_.png"));
+  EXPECT_TRUE(fs::exists(td.path / "out" / "s17" / "x_%Nope.seed%_00001_.png"));
+}
