@@ -60,11 +60,6 @@ struct Obj {
   at::Tensor tensor;  // Tensor, Storage (1-D, the storage's dtype)
 };
 
-Ref make(Obj::Kind k) {
-  auto o = std::make_shared<Obj>();
-  o->kind = k;
-  return o;
-}
 
 const std::map<std::string, at::ScalarType>& storage_types() {
   static const std::map<std::string, at::ScalarType> m = {
@@ -96,6 +91,16 @@ class Unpickler {
  public:
   Unpickler(const std::string& data, const PtStorageLoader& load, std::string what)
       : d_(data), load_(load), what_(std::move(what)) {}
+  // Containers may nest deeply or refer to themselves: cut every link first, so that no destructor
+  // recurses and no cycle leaks.
+  ~Unpickler() {
+    for (auto& c : containers_) {
+      c->items.clear();
+      c->dict.clear();
+    }
+  }
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
 
   Ref run() {
     while (true) {
@@ -240,12 +245,18 @@ class Unpickler {
   }
 
   // ---- values
-  static Ref boolean(bool v) {
+  Ref make(Obj::Kind k) {
+    auto o = std::make_shared<Obj>();
+    o->kind = k;
+    if (k == Obj::Kind::Tuple || k == Obj::Kind::List || k == Obj::Kind::Dict) containers_.push_back(o);
+    return o;
+  }
+  Ref boolean(bool v) {
     auto o = make(Obj::Kind::Bool);
     o->b = v;
     return o;
   }
-  static Ref integer(int64_t v) {
+  Ref integer(int64_t v) {
     auto o = make(Obj::Kind::Int);
     o->i = v;
     return o;
@@ -264,7 +275,7 @@ class Unpickler {
     std::memcpy(&o->f, &bits, 8);
     return o;
   }
-  static Ref str(std::string s, Obj::Kind k) {
+  Ref str(std::string s, Obj::Kind k) {
     auto o = make(k);
     o->s = std::move(s);
     return o;
@@ -436,6 +447,7 @@ class Unpickler {
   std::vector<Ref> stack_;
   std::map<uint64_t, Ref> memo_;
   std::map<std::string, at::Tensor> storages_;
+  std::vector<Ref> containers_;  // every tuple / list / dict made, for the destructor
 };
 
 PtValue to_value(const Obj& o, const std::string& what, int depth = 0) {

@@ -13,6 +13,7 @@
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/clip.hpp"
 #include "comfy/models/clip_tokenizer.hpp"
+#include "io/pt_unpickle.hpp"
 #include "test_util.hpp"
 
 using namespace comfy;
@@ -187,4 +188,21 @@ torch.save({'string_to_token': {'*': 265}, 'string_to_param': {'*': raw('vec.raw
   EXPECT_TRUE(at::equal(from_pt.cross_attn, from_st.cross_attn));
   EXPECT_TRUE(at::equal(*from_pt.pooled_output, *from_st.pooled_output));
   EXPECT_FALSE(at::allclose(from_pt.cross_attn, without.cross_attn));  // the vectors were used
+}
+
+TEST(PtEmbedding, SafeReaderSurvivesDeepAndSelfReferencingPickles) {
+  io::PtStorageLoader no_storage = [](const std::string&, c10::ScalarType, int64_t) -> at::Tensor {
+    throw Error("invalid_pt_file", "no storages here");
+  };
+  // 300000 nested lists: refused (too deep), and tearing the structure down must not recurse.
+  const size_t n = 300000;
+  const std::string deep = "\x80\x02" + std::string(n, ']') + std::string(n - 1, 'a') + ".";
+  EXPECT_THROW(io::unpickle_pt(deep, no_storage, "deep"), Error);
+  // a list holding itself
+  EXPECT_THROW(io::unpickle_pt(std::string("\x80\x02]q\x00h\x00" "a.", 10), no_storage, "cycle"), Error);
+  // a flat list is fine
+  auto v = io::unpickle_pt(std::string("\x80\x02](K\x01K\x02" "e.", 11), no_storage, "flat");
+  ASSERT_EQ(v.kind, io::PtValue::Kind::List);
+  ASSERT_EQ(v.items.size(), 2u);
+  EXPECT_EQ(v.items[1].i, 2);
 }
