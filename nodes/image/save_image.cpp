@@ -7,6 +7,7 @@
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/png.hpp"
 #include "comfy/io/python_json.hpp"
+#include "graph/serialize_value.hpp"
 
 namespace comfy {
 
@@ -52,7 +53,9 @@ void register_save_image(Registry& r) {
            "%Empty Latent Image.width% to include values from nodes.")
       .hidden().hidden_input("prompt", "PROMPT").hidden_input("extra_pnginfo", "EXTRA_PNGINFO");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
-           return save_images(in.tensor("images"), in.str("filename_prefix"), ctx.cfg().output_dir, "output", 4, ctx);
+           // 11.1 step A from the prompt being run (%KSampler.seed% follows --set and seed sweeps)
+           const auto prefix = ui::replace_prefix_patterns(in.str("filename_prefix"), ctx.prompt);
+           return save_images(in.tensor("images"), prefix, ctx.cfg().output_dir, "output", 4, ctx);
          }});
 }
 

@@ -8,6 +8,7 @@
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
+#include "graph/serialize_value.hpp"
 
 namespace comfy {
 
@@ -26,7 +27,7 @@ NodeOutput save_latent(const NodeInputs& in, ExecContext& ctx) {
   tensors["latent_format_version_0"] = at::empty({0}, at::kFloat);  // marks the current (unscaled) format
   std::string bytes = io::safetensors_bytes(tensors, metadata);
 
-  auto target = io::resolve_output_target(ctx.cfg().output_dir, in.str("filename_prefix"));
+  auto target = io::resolve_output_target(ctx.cfg().output_dir, ui::replace_prefix_patterns(in.str("filename_prefix"), ctx.prompt));
   auto written = io::write_output_file(target, "latent", bytes);
   NodeOutput out;
   out.ui = {{"latents", nlohmann::json::array({written.ui("output")})}};

@@ -1,5 +1,6 @@
 #include "comfy/io/output_names.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <system_error>
@@ -17,33 +18,6 @@ std::string pad2(int v) {
   char b[16];
   std::snprintf(b, sizeof b, "%02d", v);
   return b;
-}
-
-// The editor's formatDate: yyyy, yy, MM/M, dd/d, hh/h, mm/m, ss/s; other text kept.
-std::string format_date(const std::string& fmt, const std::tm& t) {
-  struct Tok { const char* tok; std::string val; };
-  const Tok toks[] = {
-      {"yyyy", std::to_string(t.tm_year + 1900)}, {"yy", pad2((t.tm_year + 1900) % 100)},
-      {"MM", pad2(t.tm_mon + 1)}, {"M", std::to_string(t.tm_mon + 1)},
-      {"dd", pad2(t.tm_mday)}, {"d", std::to_string(t.tm_mday)},
-      {"hh", pad2(t.tm_hour)}, {"h", std::to_string(t.tm_hour)},
-      {"mm", pad2(t.tm_min)}, {"m", std::to_string(t.tm_min)},
-      {"ss", pad2(t.tm_sec)}, {"s", std::to_string(t.tm_sec)}};
-  std::string out;
-  for (size_t i = 0; i < fmt.size();) {
-    bool matched = false;
-    for (auto& tk : toks) {
-      size_t n = std::char_traits<char>::length(tk.tok);
-      if (fmt.compare(i, n, tk.tok) == 0) {
-        out += tk.val;
-        i += n;
-        matched = true;
-        break;
-      }
-    }
-    if (!matched) out.push_back(fmt[i++]);
-  }
-  return out;
 }
 
 // Python int() of the text between "<name>_" and the next "_"; 0 when it is not a number.
@@ -69,20 +43,57 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 
 }  // namespace
 
+std::string format_prefix_date(const std::string& fmt, const std::tm& t) {
+  // The regex /dd?|MM?|hh?|mm?|ss?|yyy?y?/g, left to right.
+  std::string out;
+  for (size_t i = 0; i < fmt.size();) {
+    const char c = fmt[i];
+    size_t n = 1;
+    while (n < 4 && i + n < fmt.size() && fmt[i + n] == c) ++n;
+    int v = -1;
+    switch (c) {
+      case 'd': v = t.tm_mday; break;
+      case 'M': v = t.tm_mon + 1; break;
+      case 'h': v = t.tm_hour; break;
+      case 'm': v = t.tm_min; break;
+      case 's': v = t.tm_sec; break;
+      default: break;
+    }
+    if (v >= 0) {
+      n = std::min<size_t>(n, 2);
+      out += n == 2 ? pad2(v) : std::to_string(v);
+    } else if (c == 'y' && n >= 2) {
+      if (n == 4) out += std::to_string(t.tm_year + 1900);
+      else if (n == 3) out += "yyy";
+      else out += std::to_string(t.tm_year + 1900).substr(2);
+    } else {
+      n = 1;
+      out.push_back(c);
+    }
+    i += n;
+  }
+  return out;
+}
+
 std::string expand_prefix_tokens(const std::string& prefix, int64_t width, int64_t height, std::time_t now) {
   if (prefix.find('%') == std::string::npos) return prefix;
   std::tm t{};
   localtime_r(&now, &t);
   std::string s;
-  // %date:FORMAT% (the editor's step A, applied here too so API prompts written by hand get it)
+  // %date:FORMAT% (the editor's step A, applied here too so API prompts written by hand get it):
+  // each match of /%([^%]+)%/ whose text does not hold exactly one dot.
   for (size_t i = 0; i < prefix.size();) {
-    if (prefix.compare(i, 6, "%date:") == 0) {
-      size_t end = prefix.find('%', i + 6);
-      if (end != std::string::npos) {
-        s += format_date(prefix.substr(i + 6, end - i - 6), t);
-        i = end + 1;
-        continue;
+    const size_t end = prefix[i] == '%' ? prefix.find('%', i + 1) : std::string::npos;
+    if (end != std::string::npos && end > i + 1) {
+      const std::string text = prefix.substr(i + 1, end - i - 1);
+      const std::string head = text.substr(0, text.find('.'));
+      if (std::count(text.begin(), text.end(), '.') != 1 && head.compare(0, 5, "date:") == 0) {
+        s += format_prefix_date(head.substr(5), t);
+      } else {
+        s += prefix.substr(i, end - i + 1);
       }
+      i = end + 1;
+      continue;
     }
     s.push_back(prefix[i++]);
   }

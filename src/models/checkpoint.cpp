@@ -7,7 +7,7 @@
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/weights.hpp"
-#include "models/clip_lora.hpp"
+#include "comfy/models/clip.hpp"
 
 namespace comfy {
 
@@ -94,7 +94,6 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, const Runtim
 
   if (want_clip && has_prefix(*st, "cond_stage_model.transformer.")) {
     out.clip = load_sd1_clip(st, "cond_stage_model.transformer.", cfg);
-    out.clip->encoder = make_lora_capable(out.clip->encoder, st, "cond_stage_model.transformer.", cfg);
   }
   if (want_vae && has_prefix(*st, "first_stage_model.")) out.vae = load_vae(st, "first_stage_model.", cfg);
   spdlog::info("loaded {}: {}", fname, unet->config().describe());

@@ -82,16 +82,26 @@ std::shared_ptr<ClipTextModel> ClipTextModel::load(const TensorMap& tensors, c10
   auto config = ClipTextConfig::detect(tensors);
   MapWeights w(tensors, device, at::kFloat, what);
   auto model = std::make_shared<ClipTextModel>(config, w);
+  for (const auto& [k, _] : model->weights_) {
+    const auto dt = tensors.at(k).scalar_type();
+    if (dt != at::kFloat) model->stored_dtype_[k] = dt;
+  }
   for (const auto& k : w.unused())  // position_ids (never used by ComfyUI), text_projection, logit_scale
     if (k != "embeddings.position_ids") spdlog::debug("{}: unused key '{}'", what, k);
   return model;
 }
 
 std::shared_ptr<ClipTextModel> ClipTextModel::with_weights(const TensorMap& replaced) const {
-  TensorMap all = weights_;
-  for (const auto& [k, v] : replaced) all[k] = v;
+  TensorMap all = weights_;  // tensor handles: the weights not replaced stay shared
+  for (const auto& [k, v] : replaced) {
+    auto it = weights_.find(k);
+    if (it == weights_.end()) throw Error("execution_error", "CLIP text model has no weight 'text_model." + k + "' to patch");
+    auto sd = stored_dtype_.find(k);
+    all[k] = sd == stored_dtype_.end() ? v : v.to(sd->second).to(at::kFloat);
+  }
   MapWeights w(all, device(), at::kFloat, "patched CLIP");
   auto model = std::make_shared<ClipTextModel>(config_, w);
+  model->stored_dtype_ = stored_dtype_;
   model->hook = hook;
   return model;
 }
@@ -161,6 +171,18 @@ Sd1ClipEncoder::Sd1ClipEncoder(std::shared_ptr<const ClipTextModel> model, std::
     : model_(std::move(model)), bpe_(std::move(bpe)), embedding_dirs_(std::move(embedding_dirs)) {
   cfg_.models_dirs = cfg.models_dirs;
   cfg_.tokenizer_dir = cfg.tokenizer_dir;
+  for (const auto& [k, t] : model_->weights()) lora_weights_.emplace("text_model." + k, t);
+}
+
+std::shared_ptr<TextEncoder> Sd1ClipEncoder::with_weights(const std::map<std::string, at::Tensor>& replaced) const {
+  static const std::string level = "text_model.";
+  TensorMap relative;
+  for (const auto& [k, v] : replaced) {
+    if (k.compare(0, level.size(), level) != 0)
+      throw Error("execution_error", "CLIP LoRA weight '" + k + "' is not under '" + level + "'");
+    relative.emplace(k.substr(level.size()), v);
+  }
+  return std::make_shared<Sd1ClipEncoder>(model_->with_weights(relative), bpe_, embedding_dirs_, cfg_);
 }
 
 const Sd1Tokenizer& Sd1ClipEncoder::tokenizer() {

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <cstdlib>
 #include <limits>
 
 #include "comfy/core/error.hpp"
+#include "comfy/io/pt_file.hpp"
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/clip_tokenizer.hpp"
 
@@ -201,19 +203,77 @@ std::vector<fs::path> expand_directories(const std::vector<fs::path>& dirs) {
   return out;
 }
 
-at::Tensor first_matching(const io::SafeTensors& st, const std::string& prefix, const std::string& suffix) {
+// bundled_embed: the tensors whose keys start with `prefix` and end with `suffix`, concatenated in order.
+at::Tensor bundled(const io::PtValue& d, const std::string& prefix, const std::string& suffix) {
   std::vector<at::Tensor> parts;
-  for (const auto& k : st.names())
-    if (k.size() >= prefix.size() + suffix.size() && k.compare(0, prefix.size(), prefix) == 0 &&
-        k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
-      parts.push_back(st.get(k, at::kFloat));
+  for (const auto& [key, v] : d.dict) {
+    const std::string& k = key.s;
+    if (key.kind == io::PtValue::Kind::Str && k.size() >= prefix.size() + suffix.size() &&
+        k.compare(0, prefix.size(), prefix) == 0 && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      if (!v.is_tensor()) throw Error("invalid_embedding", "'" + k + "' is a " + v.kind_name() + ", not a tensor");
+      parts.push_back(v.tensor);
+    }
+  }
   return parts.empty() ? at::Tensor() : at::cat(parts, 0);
+}
+
+const io::PtValue& first_value(const io::PtValue& d, const std::string& what) {
+  if (d.kind != io::PtValue::Kind::Dict || d.dict.empty())
+    throw Error("invalid_embedding", what + " is " + (d.kind == io::PtValue::Kind::Dict ? "an empty dict" : "a " + d.kind_name()));
+  return d.dict.front().second;
+}
+
+// The vectors of a loaded embedding file, picked as load_embed does: string_to_param (A1111), a list of
+// dicts (vectors of width embedding_size), the embed_key entry, LoRA-bundled "bundle_emb.*" entries, else
+// the first entry. ComfyUI fails on a bare tensor (Tensor.__contains__ rejects a str); it is taken as is.
+at::Tensor pick_embedding(const io::PtValue& e, int64_t embedding_size, const std::string& embed_key) {
+  using K = io::PtValue::Kind;
+  const io::PtValue* out = nullptr;
+  if (e.is_tensor()) {
+    out = &e;
+  } else if (const auto* stp = e.find("string_to_param")) {
+    out = &first_value(*stp, "string_to_param");
+  } else if (e.kind == K::List) {
+    std::vector<at::Tensor> rows;
+    for (const auto& item : e.items)
+      for (const auto& [k, t] : item.dict) {
+        if (!t.is_tensor() || t.tensor.dim() == 0 || t.tensor.size(-1) != embedding_size) continue;
+        rows.push_back(t.tensor.reshape({-1, t.tensor.size(-1)}));
+      }
+    if (rows.empty()) throw Error("invalid_embedding", "no vector of width " + std::to_string(embedding_size) + " in the list");
+    return at::cat(rows, 0);
+  } else if (const auto* v = e.find(embed_key)) {
+    out = v;
+  } else {
+    if (e.kind != K::Dict) throw Error("invalid_embedding", "the file holds a " + e.kind_name() + ", not a dict or tensor");
+    at::Tensor t = bundled(e, "bundle_emb.", ".string_to_param.*");
+    if (!t.defined()) t = bundled(e, "bundle_emb.", "." + embed_key);
+    if (t.defined()) return t;
+    out = &first_value(e, "the embedding file");
+  }
+  if (!out->is_tensor()) throw Error("invalid_embedding", "the embedding entry is a " + out->kind_name() + ", not a tensor");
+  return out->tensor;
+}
+
+// safe_load_embed_zip: the last "data/" record of at least 768 float32 values, as [n, 768] (or [n, 1024]).
+std::optional<at::Tensor> embedding_from_raw_records(const fs::path& path) {
+  for (const auto& [name, bytes] : io::pt_data_records(path)) {
+    const int64_t number = static_cast<int64_t>(bytes.size() / 4);
+    if (number < 768) continue;
+    const int64_t width = number % 768 == 0 ? 768 : 1024;
+    if (number % width != 0)
+      throw Error("invalid_embedding", name + ": " + std::to_string(number) + " values are not rows of 768 or 1024");
+    at::Tensor t = at::empty({number / width, width}, at::kFloat);
+    std::memcpy(t.data_ptr(), bytes.data(), size_t(number) * 4);
+    return t;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
 std::optional<at::Tensor> load_embedding(const std::string& name, const std::vector<fs::path>& dirs,
-                                         int64_t /*embedding_size*/, const std::string& embed_key) {
+                                         int64_t embedding_size, const std::string& embed_key) {
   fs::path found;
   for (const auto& dir : expand_directories(dirs)) {
     std::error_code ec;
@@ -238,25 +298,32 @@ std::optional<at::Tensor> load_embedding(const std::string& name, const std::vec
 
   std::string lower = found.string();
   std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower.size() < 12 || lower.compare(lower.size() - 12, 12, ".safetensors") != 0) {
-    spdlog::warn("error loading embedding, skipping loading: {} (only .safetensors embeddings are supported)", name);
-    return std::nullopt;
-  }
+  const bool is_safetensors = lower.size() >= 12 && lower.compare(lower.size() - 12, 12, ".safetensors") == 0;
   try {
-    auto st = io::SafeTensors::open(found);
-    auto names = st->names();  // sorted, as safetensors' load_file returns them
-    at::Tensor out;
-    if (st->contains(embed_key)) {
-      out = st->get(embed_key, at::kFloat);
+    io::PtValue e;
+    if (is_safetensors) {
+      auto st = io::SafeTensors::open(found);
+      e.kind = io::PtValue::Kind::Dict;
+      for (const auto& k : st->names()) {  // sorted, as safetensors' load_file returns them
+        io::PtValue key, v;
+        key.kind = io::PtValue::Kind::Str;
+        key.s = k;
+        v.kind = io::PtValue::Kind::Tensor;
+        v.tensor = st->get(k);
+        e.dict.emplace_back(std::move(key), std::move(v));
+      }
     } else {
-      out = first_matching(*st, "bundle_emb.", ".string_to_param.*");
-      if (!out.defined()) out = first_matching(*st, "bundle_emb.", "." + embed_key);
-      if (!out.defined()) {
-        if (names.empty()) throw Error("invalid_embedding", "no tensors in " + found.string());
-        out = st->get(names.front(), at::kFloat);
+      try {
+        e = io::read_pt_file(found);
+      } catch (const Error& err) {
+        // ComfyUI: torch.load(weights_only=True) refused the file -> safe_load_embed_zip
+        spdlog::debug("{}; reading the raw tensor data instead", err.what());
+        auto raw = embedding_from_raw_records(found);
+        if (!raw) throw Error("invalid_embedding", std::string(err.what()) + "; and no data record holds 768 or more values");
+        return raw;
       }
     }
-    return out.contiguous().clone();
+    return pick_embedding(e, embedding_size, embed_key).to(at::kFloat).contiguous().clone();
   } catch (const std::exception& e) {
     spdlog::warn("{}\n\nerror loading embedding, skipping loading: {}", e.what(), name);
     return std::nullopt;

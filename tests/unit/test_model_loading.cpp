@@ -12,6 +12,7 @@
 #include "comfy/io/model_folders.hpp"
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/checkpoint.hpp"
+#include "comfy/models/clip.hpp"
 #include "comfy/models/lora.hpp"
 #include "comfy/models/random_checkpoint.hpp"
 #include "comfy/models/unet.hpp"
@@ -376,4 +377,112 @@ TEST(LoraLoader, TextEncoderLoraPatchesTheClipCopyOnWrite) {
   auto expected = W.to(at::kDouble) - 0.5 * (1.0 / double(rank)) * at::mm(up, down);
   EXPECT_TRUE(at::allclose(patched->encoder->lora_weights()->at(key).to(at::kDouble), expected, 1e-6, 1e-6));
   EXPECT_TRUE(at::equal(clip->encoder->lora_weights()->at(key), W));  // the input CLIP is untouched
+  // Every other weight is the original tensor itself, not a copy.
+  for (const auto& [k, t] : *clip->encoder->lora_weights())
+    if (k != key) EXPECT_TRUE(patched->encoder->lora_weights()->at(k).is_same(t)) << k;
+}
+
+namespace {
+// The BPE vocabulary beside the golden data, else in ../shared (as the golden CLIP tests find it).
+fs::path vocab_dir() {
+  for (const auto& d : {test::golden_root().parent_path() / "tokenizers" / "sd1", test::shared_dir() / "tokenizers" / "sd1"})
+    if (fs::exists(d / "vocab.json")) return d;
+  return test::shared_dir() / "tokenizers" / "sd1";
+}
+
+// The tiny checkpoint's CLIP text model as a bare text-encoder file (keys "text_model...."), with
+// `replaced` weights and every tensor in `dtype`.
+fs::path write_clip_file(const fs::path& path, const std::map<std::string, at::Tensor>& replaced, at::ScalarType dtype) {
+  auto st = io::SafeTensors::open(tiny_ckpt());
+  std::map<std::string, at::Tensor> m;
+  const std::string prefix = "cond_stage_model.transformer.";
+  for (const auto& name : st->names())
+    if (name.compare(0, prefix.size(), prefix) == 0) {
+      auto t = st->get(name);
+      if (at::isFloatingType(t.scalar_type())) t = t.to(dtype);
+      m[name.substr(prefix.size())] = t;
+    }
+  for (const auto& [k, v] : replaced) m[k] = v.to(dtype);
+  io::save_safetensors(path, m);
+  return path;
+}
+}  // namespace
+
+TEST(LoraLoader, TextEncoderLoraGivesTheCondOfTheMergedWeightsAndLeavesTheInputClipAlone) {
+  ModelsDir md;
+  const int64_t rank = 3;
+  const double strength = 0.8, alpha = 2.0;
+  std::map<std::string, at::Tensor> lora;
+  // encoder.layers.0.self_attn.q_proj.weight [32, 32] and encoder.layers.2.mlp.fc2.weight [32, 64]
+  lora["lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight"] = at::randn({32, rank}) * 0.2;
+  lora["lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight"] = at::randn({rank, 32}) * 0.2;
+  lora["lora_te_text_model_encoder_layers_0_self_attn_q_proj.alpha"] = at::scalar_tensor(alpha);
+  lora["lora_te_text_model_encoder_layers_2_mlp_fc2.lora_up.weight"] = at::randn({32, rank}) * 0.2;
+  lora["lora_te_text_model_encoder_layers_2_mlp_fc2.lora_down.weight"] = at::randn({rank, 64}) * 0.2;
+  lora["lora_te_text_model_encoder_layers_2_mlp_fc2.alpha"] = at::scalar_tensor(alpha);
+  io::save_safetensors(md.td.path / "models/loras/te.safetensors", lora);
+  md.cfg.tokenizer_dir = vocab_dir();
+
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto clip = ck.values[1].as<Clip>();
+  const std::string prompt = "a photo of a (red:1.2) cat";
+  const auto before = clip->encoder->encode(prompt, -1).at(0).cross_attn.clone();
+
+  // Independent truth: a text-encoder file holding W + strength * (alpha / rank) * up @ down, loaded fresh.
+  std::map<std::string, at::Tensor> merged;
+  for (const auto& [name, key] : {std::pair<std::string, std::string>{"lora_te_text_model_encoder_layers_0_self_attn_q_proj",
+                                                                      "text_model.encoder.layers.0.self_attn.q_proj.weight"},
+                                  {"lora_te_text_model_encoder_layers_2_mlp_fc2", "text_model.encoder.layers.2.mlp.fc2.weight"}}) {
+    auto W = clip->encoder->lora_weights()->at(key).to(at::kDouble);
+    auto up = lora.at(name + ".lora_up.weight").to(at::kDouble), down = lora.at(name + ".lora_down.weight").to(at::kDouble);
+    merged[key] = W + strength * (alpha / double(rank)) * at::mm(up, down);
+  }
+  auto ref_st = io::SafeTensors::open(write_clip_file(md.td.path / "merged_te.safetensors", merged, at::kFloat));
+  auto ref = load_sd1_clip(ref_st, "", md.cfg);
+
+  auto out = run_node("LoraLoader",
+                      {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("te.safetensors")},
+                       {"strength_model", Value(1.0)}, {"strength_clip", Value(strength)}},
+                      md.cfg);
+  auto patched = out.values[1].as<Clip>();
+  const auto got = patched->encoder->encode(prompt, -1).at(0);
+  const auto want = ref->encoder->encode(prompt, -1).at(0);
+  EXPECT_EQ(test::check_close(got.cross_attn, want.cross_attn, 1e-5, 1e-5), "");
+  EXPECT_EQ(test::check_close(*got.pooled_output, *want.pooled_output, 1e-5, 1e-5), "");
+  EXPECT_FALSE(at::allclose(got.cross_attn, before, 1e-3, 1e-3));
+  // The input CLIP still gives its own cond.
+  EXPECT_TRUE(at::equal(clip->encoder->encode(prompt, -1).at(0).cross_attn, before));
+}
+
+TEST(LoraLoader, ClipPatchedWithUnchangedWeightsEncodesExactlyLikeTheOriginal) {
+  ModelsDir md;
+  md.cfg.tokenizer_dir = vocab_dir();
+  auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
+  auto clip = ck.values[1].as<Clip>();
+  const std::string key = "text_model.encoder.layers.1.self_attn.v_proj.weight";
+  // What a strength-0 merge computes: W + 0 * diff.
+  auto same = clip->encoder->with_weights({{key, clip->encoder->lora_weights()->at(key) + 0.0}});
+  ASSERT_TRUE(same);
+  for (const char* prompt : {"a photo of a cat", "(dog:0.7), tree"}) {
+    auto a = clip->encoder->encode(prompt, -2).at(0), b = same->encode(prompt, -2).at(0);
+    EXPECT_TRUE(at::equal(a.cross_attn, b.cross_attn)) << prompt;
+    EXPECT_TRUE(at::equal(*a.pooled_output, *b.pooled_output)) << prompt;
+  }
+}
+
+TEST(LoraLoader, PatchedClipWeightIsRoundedToTheStorageDtypeOfItsFile) {
+  // ComfyUI patches the stored (here fp16) weight: the merged value is cast back to fp16.
+  test::TempDir td;
+  RuntimeConfig cfg;
+  auto st = io::SafeTensors::open(write_clip_file(td.path / "te16.safetensors", {}, at::kHalf));
+  auto clip = load_sd1_clip(st, "", cfg);
+  const std::string key = "text_model.encoder.layers.0.mlp.fc1.weight";
+  const auto W = clip->encoder->lora_weights()->at(key);
+  ASSERT_EQ(W.scalar_type(), at::kFloat);  // computed in float32
+  auto v = W + at::randn(W.sizes()) * 1e-3;
+  auto patched = clip->encoder->with_weights({{key, v}});
+  const auto got = patched->lora_weights()->at(key);
+  EXPECT_TRUE(at::equal(got, v.to(at::kHalf).to(at::kFloat)));
+  EXPECT_FALSE(at::equal(got, v));
+  EXPECT_THROW(clip->encoder->with_weights({{"text_model.no.such.weight", v}}), Error);
 }

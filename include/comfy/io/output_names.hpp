@@ -33,8 +33,15 @@ struct OutputPath {
   }
 };
 
-// Replaces the %…% tokens (date/time in local time at `now`; width/height 0 for latents).
+// Replaces the %…% tokens (date/time in local time at `now`; width/height 0 for latents). %date:FMT%
+// follows the editor's rule: a pattern with exactly one dot is a %Node.widget% reference (resolved
+// against the prompt by the save nodes, see graph/serialize_value.hpp), otherwise the text up to the
+// first dot is the date format.
 std::string expand_prefix_tokens(const std::string& prefix, int64_t width, int64_t height, std::time_t now);
+
+// The editor's formatDate: yyyy, yy, MM/M, dd/d, hh/h (0-23), mm/m, ss/s — a doubled letter is
+// zero-padded to 2 digits; "yyy", a single "y" and any other text stay as they are.
+std::string format_prefix_date(const std::string& fmt, const std::tm& t);
 
 // Resolves the prefix under output_dir and scans the folder for the next counter. Throws comfy::Error
 // (input "filename_prefix") when the prefix would leave output_dir (absolute path, "..", symlink).

@@ -67,7 +67,9 @@ class ClipTextModel {
   ClipTextModel(const ClipTextConfig& config, WeightSource& w);
   // Detects the config and loads float32 weights on `device`; `what` names the source in messages.
   static std::shared_ptr<ClipTextModel> load(const TensorMap& tensors, c10::Device device, const std::string& what);
-  // A copy whose weights are `replaced` where given (LoRA patching), the rest shared.
+  // A copy whose weights are `replaced` where given (LoRA patching), every other tensor shared with this
+  // model (no copy). A replaced weight is rounded to the dtype its tensor had in the file (ComfyUI
+  // patches the stored weight and casts it back to the storage dtype), then held in float32.
   std::shared_ptr<ClipTextModel> with_weights(const TensorMap& replaced) const;
 
   struct Output {
@@ -95,6 +97,7 @@ class ClipTextModel {
   at::Tensor token_embedding_, position_embedding_, final_ln_w_, final_ln_b_;
   std::vector<Layer> layers_;
   TensorMap weights_;
+  std::map<std::string, c10::ScalarType> stored_dtype_;  // a weight's dtype in its file, where not float32
 };
 
 // ComfyUI's SD1 CLIP (SD1Tokenizer + SDClipModel + ClipTokenWeightEncoder) as one TextEncoder.
@@ -113,6 +116,9 @@ class Sd1ClipEncoder : public TextEncoder {
   // encode_token_weights with CLIPSetLastLayer's layer_idx (-1 = last).
   Encoded encode_token_weights(const std::vector<TokenChunk>& chunks, int64_t layer_idx) const;
   std::vector<CondEntry> encode(const std::string& text, int64_t layer_idx) override;
+  // LoRA: the model's weights keyed "text_model....", and a new encoder around model().with_weights.
+  const std::map<std::string, at::Tensor>* lora_weights() const override { return &lora_weights_; }
+  std::shared_ptr<TextEncoder> with_weights(const std::map<std::string, at::Tensor>& replaced) const override;
 
   const ClipTextModel& model() const { return *model_; }
 
@@ -123,6 +129,7 @@ class Sd1ClipEncoder : public TextEncoder {
   std::optional<std::vector<std::filesystem::path>> embedding_dirs_;
   RuntimeConfig cfg_;
   std::unique_ptr<Sd1Tokenizer> tokenizer_;
+  TensorMap lora_weights_;  // model_->weights() under "text_model." (tensor handles, no copies)
 };
 
 }  // namespace comfy

@@ -72,7 +72,9 @@ struct PromptToken {
 using TokenChunk = std::vector<PromptToken>;
 
 // Loads a textual-inversion embedding as ComfyUI's load_embed does: `name` (or name + .safetensors /
-// .pt / .bin) under any of `dirs` or their subfolders, never outside them. Returns [n, dim] float32,
+// .pt / .bin) under any of `dirs` or their subfolders, never outside them. .pt / .bin files (torch.save
+// zip) are read with the safe reader (io::read_pt_file); one it refuses falls back to the raw float32
+// data records, as ComfyUI's safe_load_embed_zip. Returns the vectors ([n, dim] or [dim]) as float32,
 // or nullopt when not found (or not readable, with a warning).
 std::optional<at::Tensor> load_embedding(const std::string& name, const std::vector<std::filesystem::path>& dirs,
                                          int64_t embedding_size, const std::string& embed_key = "clip_l");
