@@ -78,12 +78,17 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, WeightSource& w) : co
   weights_ = w.taken();
 }
 
-std::shared_ptr<ClipTextModel> ClipTextModel::load(const TensorMap& tensors, c10::Device device, const std::string& what) {
+std::shared_ptr<ClipTextModel> ClipTextModel::load(const TensorMap& tensors, c10::Device device, const std::string& what,
+                                                   c10::ScalarType storage) {
   auto config = ClipTextConfig::detect(tensors);
-  MapWeights w(tensors, device, at::kFloat, what);
+  TensorMap stored = tensors;  // handles; only weights in another floating dtype are converted
+  if (storage != at::kFloat)
+    for (auto& [k, t] : stored)
+      if (at::isFloatingType(t.scalar_type()) && t.scalar_type() != storage) t = t.to(storage);
+  MapWeights w(stored, device, at::kFloat, what);
   auto model = std::make_shared<ClipTextModel>(config, w);
   for (const auto& [k, _] : model->weights_) {
-    const auto dt = tensors.at(k).scalar_type();
+    const auto dt = stored.at(k).scalar_type();
     if (dt != at::kFloat) model->stored_dtype_[k] = dt;
   }
   for (const auto& k : w.unused())  // position_ids (never used by ComfyUI), text_projection, logit_scale
@@ -303,7 +308,8 @@ std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const s
     }
   if (p.empty())
     throw Error("invalid_checkpoint", "no CLIP text model under '" + prefix + "' in " + st->path().string());
-  auto model = ClipTextModel::load(tensors_under(*st, p), cfg.device, "CLIP in " + st->path().filename().string());
+  auto model = ClipTextModel::load(tensors_under(*st, p), cfg.device, "CLIP in " + st->path().filename().string(),
+                                   cfg.text_encoder_fp32 ? at::kFloat : at::kHalf);
   auto clip = std::make_shared<Clip>();
   clip->encoder = std::make_shared<Sd1ClipEncoder>(model, nullptr, std::move(embedding_dirs), cfg);
   return clip;

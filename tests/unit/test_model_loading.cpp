@@ -375,7 +375,12 @@ TEST(LoraLoader, TextEncoderLoraPatchesTheClipCopyOnWrite) {
   auto up = lora.at("lora_te_text_model_encoder_layers_1_mlp_fc1.lora_up.weight").to(at::kDouble);
   auto down = lora.at("lora_te_text_model_encoder_layers_1_mlp_fc1.lora_down.weight").to(at::kDouble);
   auto expected = W.to(at::kDouble) - 0.5 * (1.0 / double(rank)) * at::mm(up, down);
-  EXPECT_TRUE(at::allclose(patched->encoder->lora_weights()->at(key).to(at::kDouble), expected, 1e-6, 1e-6));
+  // ComfyUI keeps text-encoder weights in float16: the merged weight is rounded to that grid
+  // (within half a float16 ulp, 2^-11 relative, of the exact merge).
+  const auto got = patched->encoder->lora_weights()->at(key);
+  EXPECT_TRUE(at::equal(got, got.to(at::kHalf).to(at::kFloat)));
+  EXPECT_TRUE(at::allclose(got.to(at::kDouble), expected, 4.9e-4, 1e-7));
+  EXPECT_FALSE(at::allclose(got.to(at::kDouble), W.to(at::kDouble), 1e-3, 1e-3));  // it did change
   EXPECT_TRUE(at::equal(clip->encoder->lora_weights()->at(key), W));  // the input CLIP is untouched
   // Every other weight is the original tensor itself, not a copy.
   for (const auto& [k, t] : *clip->encoder->lora_weights())
@@ -485,4 +490,46 @@ TEST(LoraLoader, PatchedClipWeightIsRoundedToTheStorageDtypeOfItsFile) {
   EXPECT_TRUE(at::equal(got, v.to(at::kHalf).to(at::kFloat)));
   EXPECT_FALSE(at::equal(got, v));
   EXPECT_THROW(clip->encoder->with_weights({{"text_model.no.such.weight", v}}), Error);
+}
+
+namespace {
+// Every floating weight of the tiny CLIP nudged off the float16 grid (the golden weights lie on it).
+std::map<std::string, at::Tensor> off_grid_clip_weights() {
+  auto st = io::SafeTensors::open(tiny_ckpt());
+  const std::string prefix = "cond_stage_model.transformer.";
+  std::map<std::string, at::Tensor> m;
+  auto gen = at::detail::createCPUGenerator(5);
+  for (const auto& name : st->names())
+    if (name.compare(0, prefix.size(), prefix) == 0) {
+      auto t = st->get(name);
+      if (at::isFloatingType(t.scalar_type()))
+        m[name.substr(prefix.size())] = t.to(at::kFloat) * (1 + at::randn(t.sizes(), gen) * 1e-3);
+    }
+  return m;
+}
+}  // namespace
+
+TEST(ClipLoading, TextEncoderWeightsAreKeptInFloat16LikeComfyUIUnlessFp32TextEnc) {
+  test::TempDir td;
+  RuntimeConfig cfg;
+  cfg.tokenizer_dir = vocab_dir();
+  const auto w = off_grid_clip_weights();
+  std::map<std::string, at::Tensor> rounded;
+  for (const auto& [k, v] : w) rounded[k] = v.to(at::kHalf).to(at::kFloat);
+  ASSERT_FALSE(at::equal(rounded.begin()->second, w.begin()->second));
+  auto raw_st = io::SafeTensors::open(write_clip_file(td.path / "raw.safetensors", w, at::kFloat));
+  auto rounded_st = io::SafeTensors::open(write_clip_file(td.path / "rounded.safetensors", rounded, at::kFloat));
+  const std::string prompt = "a (red:1.1) cat on a mat";
+
+  // Default (ComfyUI's text_encoder_dtype = float16): the fp32 file acts as its float16 rounding.
+  auto def = load_sd1_clip(raw_st, "", cfg)->encoder->encode(prompt, -1).at(0);
+  RuntimeConfig fp32 = cfg;
+  fp32.text_encoder_fp32 = true;
+  auto want = load_sd1_clip(rounded_st, "", fp32)->encoder->encode(prompt, -1).at(0);
+  EXPECT_TRUE(at::equal(def.cross_attn, want.cross_attn));
+  EXPECT_TRUE(at::equal(*def.pooled_output, *want.pooled_output));
+  // --fp32-text-enc reads the file's values as they are.
+  auto exact = load_sd1_clip(raw_st, "", fp32)->encoder->encode(prompt, -1).at(0);
+  EXPECT_FALSE(at::equal(exact.cross_attn, want.cross_attn));
+  EXPECT_EQ(test::check_close(exact.cross_attn, want.cross_attn, 1e-2, 1e-2), "");
 }

@@ -31,6 +31,7 @@ struct RuntimeConfig {
   std::optional<std::filesystem::path> dump_progress_dir;  // --dump-progress
   c10::Device device = c10::Device(c10::kCPU);
   std::optional<c10::ScalarType> dtype;                // --dtype; nullopt = per-device default
+  bool text_encoder_fp32 = false;                      // --fp32-text-enc (ComfyUI keeps CLIP weights in fp16)
   bool quiet = false;
   std::atomic<bool>* interrupt = nullptr;
 };

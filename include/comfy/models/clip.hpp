@@ -66,7 +66,11 @@ class ClipTextModel {
   // whatever the storage dtype, so `w` should hand out float32 tensors.
   ClipTextModel(const ClipTextConfig& config, WeightSource& w);
   // Detects the config and loads float32 weights on `device`; `what` names the source in messages.
-  static std::shared_ptr<ClipTextModel> load(const TensorMap& tensors, c10::Device device, const std::string& what);
+  // `storage`: the dtype ComfyUI keeps text-encoder weights in (model_management.text_encoder_dtype:
+  // float16 unless --fp32-text-enc, on CPU too): every weight is rounded through it, then computed
+  // with in float32 as ComfyUI's manual_cast does. kFloat keeps the file's values.
+  static std::shared_ptr<ClipTextModel> load(const TensorMap& tensors, c10::Device device, const std::string& what,
+                                             c10::ScalarType storage = c10::kHalf);
   // A copy whose weights are `replaced` where given (LoRA patching), every other tensor shared with this
   // model (no copy). A replaced weight is rounded to the dtype its tensor had in the file (ComfyUI
   // patches the stored weight and casts it back to the storage dtype), then held in float32.
