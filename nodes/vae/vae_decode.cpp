@@ -4,6 +4,7 @@
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/models/vae.hpp"
+#include "vae_node_util.hpp"
 
 namespace comfy {
 
@@ -48,14 +49,8 @@ void register_vae_encode(Registry& r) {
       .input("vae", "VAE")
       .output("LATENT");
   r.add({s, [](const NodeInputs& in, ExecContext&) {
-           const auto& pixels = in.tensor("pixels");
-           if (pixels.dim() != 4 || pixels.size(3) < 3)
-             fail("pixels", "expected an IMAGE [B, H, W, 3], got a tensor of " + std::to_string(pixels.dim()) + " dims");
            auto vae = in.obj<Vae>("vae");
-           const int64_t r8 = vae->net->downscale();
-           if (pixels.size(1) < r8 || pixels.size(2) < r8)
-             fail("pixels", "image of " + std::to_string(pixels.size(2)) + "x" + std::to_string(pixels.size(1)) +
-                                " is smaller than the VAE's " + std::to_string(r8) + " pixel cell");
+           const auto& pixels = vae_nodes::encodable_image(in, "pixels", vae->net->downscale());
            auto l = std::make_shared<Latent>();
            l->samples = vae->net->encode(pixels);
            return NodeOutput{{Value(l)}};

@@ -8,6 +8,7 @@
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/models/vae.hpp"
+#include "vae_node_util.hpp"
 
 namespace comfy {
 
@@ -20,20 +21,15 @@ void register_vae_encode_for_inpaint(Registry& r) {
       .int_("grow_mask_by", 6, 0, 64, 1)
       .output("LATENT");
   r.add({s, [](const NodeInputs& in, ExecContext&) {
-           const auto& image = in.tensor("pixels");
-           if (image.dim() != 4 || image.size(3) < 3)
-             fail("pixels", "expected an IMAGE [B, H, W, 3], got a tensor of " + std::to_string(image.dim()) + " dims");
+           auto vae = in.obj<Vae>("vae");
+           const int64_t ratio = vae->net->downscale();
+           const auto& image = vae_nodes::encodable_image(in, "pixels", ratio);
            const auto& mask_in = in.tensor("mask");
            if (mask_in.dim() < 2)
              fail("mask", "expected a MASK [B, H, W], got a tensor of " + std::to_string(mask_in.dim()) + " dims");
-           auto vae = in.obj<Vae>("vae");
            const int64_t grow = in.i64("grow_mask_by");
-           const int64_t ratio = vae->net->downscale();
            const int64_t H = image.size(1), W = image.size(2);
            const int64_t h = (H / ratio) * ratio, w = (W / ratio) * ratio;  // ComfyUI's x, y
-           if (h == 0 || w == 0)
-             fail("pixels", "image of " + std::to_string(W) + "x" + std::to_string(H) + " is smaller than the VAE's " +
-                                std::to_string(ratio) + " pixel cell");
 
            // [B or 1, 1, H, W] at the image's size (bilinear, align_corners false)
            auto mask = mask_in.to(at::kCPU, at::kFloat).reshape({-1, 1, mask_in.size(-2), mask_in.size(-1)});

@@ -4,24 +4,25 @@
 
 namespace comfy {
 
-at::Tensor Model::apply_model(const at::Tensor& x, const at::Tensor& sigma, const ModelConds& conds) const {
-  auto xc = sampling->calculate_input(sigma, x).to(dtype);
-  auto t = sampling->timestep(sigma).to(at::kFloat);
+namespace {
+// The network on an already scaled input: conds in the net's dtype, output back in float32.
+at::Tensor net_output(const Model& m, const at::Tensor& xc, const at::Tensor& t, const ModelConds& conds) {
   ModelConds c = conds;
-  c.c_crossattn = conds.c_crossattn.to(dtype);
-  if (c.y) c.y = c.y->to(dtype);
-  auto out = net->forward(xc, t, c);
-  return sampling->calculate_denoised(sigma, out.to(at::kFloat), x);
+  c.c_crossattn = conds.c_crossattn.to(m.dtype);
+  if (c.y) c.y = c.y->to(m.dtype);
+  return m.net->forward(xc.to(m.dtype), t, c).to(at::kFloat);
+}
+}  // namespace
+
+at::Tensor Model::apply_model(const at::Tensor& x, const at::Tensor& sigma, const ModelConds& conds) const {
+  auto out = net_output(*this, sampling->calculate_input(sigma, x), sampling->timestep(sigma).to(at::kFloat), conds);
+  return sampling->calculate_denoised(sigma, out, x);
 }
 
 at::Tensor Model::apply_model(const at::Tensor& x, float sigma, const ModelConds& conds) const {
-  auto xc = sampling->calculate_input(sigma, x).to(dtype);
   auto t = at::full({x.size(0)}, sampling->timestep_value(sigma), x.options().dtype(at::kFloat));
-  ModelConds c = conds;
-  c.c_crossattn = conds.c_crossattn.to(dtype);
-  if (c.y) c.y = c.y->to(dtype);
-  auto out = net->forward(xc, t, c);
-  return sampling->calculate_denoised(sigma, out.to(at::kFloat), x);
+  auto out = net_output(*this, sampling->calculate_input(sigma, x), t, conds);
+  return sampling->calculate_denoised(sigma, out, x);
 }
 
 }  // namespace comfy

@@ -16,6 +16,7 @@
 
 #include "comfy/core/error.hpp"
 #include "comfy/sampling/sampler.hpp"
+#include "sampling/fused.hpp"
 
 namespace comfy::brownian {
 
@@ -186,7 +187,7 @@ const at::Tensor& BrownianTree::W(Node* n) {
   const double var = ld * rd * hr;
   at::Tensor z = randn(seed);
   at::Tensor w_left, w_right;
-  if (wp.device().is_cpu() && wp.scalar_type() == at::kFloat && wp.is_contiguous()) {
+  if (fused::same_cpu_f32(wp, z)) {
     // The four tensor ops below, fused into one pass: the same float32 operations in the same
     // order (python floats act as float32 scalars), so bit-identical, without four temporaries.
     w_left = at::empty_like(wp);
@@ -255,7 +256,7 @@ at::Tensor BrownianTree::increment(double ta, double tb) {
   decompose(root_.get(), a, b, pieces);
   at::Tensor w = W(pieces[0]);
   if (pieces.size() == 1) return w;
-  if (w.device().is_cpu() && w.scalar_type() == at::kFloat && w.is_contiguous()) {
+  if (fused::cpu_f32(w)) {
     // ((W0 + W1) + W2) + ... in one pass, element by element in the same order as the tensor adds.
     std::vector<at::Tensor> parts{w};  // handles: a later W() may evict an earlier piece from the cache
     for (size_t k = 1; k < pieces.size(); ++k) parts.push_back(W(pieces[k]));
