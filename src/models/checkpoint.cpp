@@ -7,7 +7,7 @@
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/weights.hpp"
-#include "comfy/models/clip.hpp"
+#include "comfy/models/checkpoint_clip.hpp"
 
 namespace comfy {
 
@@ -92,9 +92,7 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, const Runtim
   model->info["unet_config"] = unet->config().describe();
   out.model = model;
 
-  if (want_clip && has_prefix(*st, "cond_stage_model.transformer.")) {
-    out.clip = load_sd1_clip(st, "cond_stage_model.transformer.", cfg);
-  }
+  if (want_clip) out.clip = load_checkpoint_clip(tensors_under(*st, ""), ClipKind::SD1, cfg, fname);
   if (want_vae && has_prefix(*st, "first_stage_model.")) out.vae = load_vae(st, "first_stage_model.", cfg);
   spdlog::info("loaded {}: {}", fname, unet->config().describe());
   return out;

@@ -315,6 +315,23 @@ std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const s
   return clip;
 }
 
+std::shared_ptr<Clip> load_sd1_clip(const TensorMap& tensors, const RuntimeConfig& cfg, const std::string& what) {
+  TensorMap rel;
+  for (const std::string& cand : {std::string("text_model."), std::string()}) {
+    if (!tensors.count(cand + "embeddings.token_embedding.weight")) continue;
+    for (const auto& [k, t] : tensors)
+      if (k.compare(0, cand.size(), cand) == 0) rel.emplace(k.substr(cand.size()), t);
+    break;
+  }
+  if (rel.empty()) throw Error("invalid_checkpoint", "no CLIP text model in " + what);
+  auto model = ClipTextModel::load(rel, cfg.device, "CLIP in " + what, cfg.text_encoder_fp32 ? at::kFloat : at::kHalf);
+  std::vector<fs::path> embedding_dirs;
+  for (const auto& m : cfg.models_dirs) embedding_dirs.push_back(m / "embeddings");
+  auto clip = std::make_shared<Clip>();
+  clip->encoder = std::make_shared<Sd1ClipEncoder>(model, nullptr, std::move(embedding_dirs), cfg);
+  return clip;
+}
+
 std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
                                     const RuntimeConfig& cfg) {
   std::vector<fs::path> embedding_dirs;

@@ -48,6 +48,10 @@ std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const s
 std::shared_ptr<Clip> load_sd1_clip(std::shared_ptr<io::SafeTensors> st, const std::string& prefix,
                                     const RuntimeConfig& cfg, std::vector<std::filesystem::path> embedding_dirs);
 
+// The same from tensors already keyed relative to `prefix` (with or without the "text_model." level);
+// `what` names the source in messages.
+std::shared_ptr<Clip> load_sd1_clip(const TensorMap& tensors, const RuntimeConfig& cfg, const std::string& what);
+
 // ---- the CLIP text transformer (comfy/clip_model.py CLIPTextModel_), hyper-parameters read off the weights
 struct ClipTextConfig {
   int64_t hidden = 768, heads = 12, layers = 12, intermediate = 3072, vocab = 49408, positions = 77;
