@@ -33,8 +33,3 @@ BUILD_DIR="${BUILD_DIR:-build}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
-# The CLIP BPE vocabulary is not committed: install it from ../shared into the build's share folder.
-if [[ -d ../shared/tokenizers/sd1 ]]; then
-  mkdir -p "$BUILD_DIR/share/comfy-native/tokenizers"
-  cp -r ../shared/tokenizers/sd1 "$BUILD_DIR/share/comfy-native/tokenizers/"
-fi
