@@ -12,6 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libpng-dev libjpeg-dev zlib1g-dev
   libutf8proc-dev                            # Unicode tables for the CLIP tokenizer
+  libyaml-dev                                # wildcard .yaml files (Impact wildcards)
   python3-torch python3-numpy                # tests: torch.load reads our .pt files; bench baseline
   clang libclang-rt-14-dev                   # libFuzzer targets
 )
