@@ -97,7 +97,7 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
   r->ui = ends_with(file, ".ui.json");
   r->models = r->tmp.path / "models";
   r->input = r->tmp.path / "input";
-  for (const char* d : {"checkpoints", "vae", "loras", "embeddings"}) fs::create_directories(r->models / d);
+  for (const char* d : {"checkpoints", "vae", "loras", "embeddings", "controlnet"}) fs::create_directories(r->models / d);
   fs::create_directories(r->input);
   r->prompt = load_workflow_file(real_dir() / file).prompt;
 
@@ -126,6 +126,11 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
         io::save_safetensors(r->models / "vae" / name, test::tiny_vae_tensors(), {}, true);
       else
         r->set(id, "vae_name", "tiny-vae.safetensors");
+    } else if (c == "ControlNetLoader") {
+      // the tiny golden ControlNet (made for the tiny UNet) under the workflow's name
+      const fs::path dst = r->models / "controlnet" / str("control_net_name");
+      fs::create_directories(dst.parent_path());
+      if (!fs::exists(dst)) fs::create_symlink(fs::absolute(test::golden_root() / "control" / "tiny-controlnet.safetensors"), dst);
     } else if (c == "LoraLoader" || c == "LoraLoaderModelOnly") {
       const std::string name = str("lora_name");
       EXPECT_TRUE(ends_with(name, ".safetensors")) << name;
@@ -276,6 +281,8 @@ const std::vector<std::string>& runnable_files() {
       "comfy-script-basic.api.json",
       "comfyex-area-composition-subject.api.json",
       "comfyex-area-composition-subject.ui.json",
+      "comfyex-controlnet.api.json",
+      "comfyex-controlnet.ui.json",
       "comfyex-embedding.api.json",
       "comfyex-embedding.ui.json",
       "comfyex-hiresfix-latent.api.json",
@@ -351,6 +358,12 @@ std::vector<Variant> variants_for(RealRun& r) {
     ADD_FAILURE() << "no second pass";
     return {};
   }
+  if (s == "comfyex-controlnet") {
+    // strength 0, and the sampler's positive taken straight from the prompt (no ControlNet at all)
+    const std::string apply = first_of_class(r, "ControlNetApply"), ks = first_of_class(r, "KSampler");
+    const ojson text_link = r.prompt[apply]["inputs"]["conditioning"];
+    return {{"s0", {{apply + ".strength", 0.0}}}, {"nocn", {{ks + ".positive", text_link}}}};
+  }
   if (s == "comfyex-area-composition-subject")
     return {{"area0", {{first_of_class(r, "ConditioningSetArea") + ".strength", 0.0}}}};
   if (s == "comfyex-img2img") {
@@ -393,6 +406,10 @@ void check_content(RealRun& r, const Pictures& saved, std::map<std::string, Pict
     if (saved.at(first).rgb.size(0) > saved.at(second).rgb.size(0)) std::swap(first, second);
     EXPECT_TRUE(at::equal(pic("pass2off", first), saved.at(first).rgb));
     EXPECT_GT(mean_abs_diff(pic("pass2off", second), saved.at(second).rgb), 1e-3);
+  } else if (s == "comfyex-controlnet") {
+    // ControlNet strength 0 is no ControlNet (bit for bit); the real strength changes the picture.
+    EXPECT_TRUE(at::equal(pic("s0", save), pic("nocn", save))) << mean_abs_diff(pic("s0", save), pic("nocn", save));
+    EXPECT_GT(mean_abs_diff(base, pic("nocn", save)), 1e-3) << "the ControlNet changed nothing";
   } else if (s == "comfyex-area-composition-subject") {
     EXPECT_GT(mean_abs_diff(pic("area0", save), base), 1e-3) << "the area prompt took no part";
   } else if (s == "comfyex-img2img") {
@@ -489,11 +506,14 @@ TEST(RealWorkflowRun, CoversEveryRunnableFileOfSourcesMd) {
   while (std::getline(f, line))
     if (std::regex_search(line, m, row)) yes.insert(m[1]);
   ASSERT_GE(yes.size(), 13u);
-  // The inpaint pair became runnable with VAEEncodeForInpaint (SOURCES.md lists it as missing).
+  // Files SOURCES.md lists as missing nodes that are implemented since: the inpaint pair
+  // (VAEEncodeForInpaint) and the ControlNet pair (ControlNetLoader / ControlNetApply).
   std::set<std::string> listed(runnable_files().begin(), runnable_files().end());
   for (const auto& y : yes) EXPECT_TRUE(listed.count(y)) << y << " is runnable but has no run case";
   for (const auto& l : listed)
-    if (!yes.count(l)) EXPECT_NE(l.find("inpaint"), std::string::npos) << l << " is not marked runnable";
+    if (!yes.count(l))
+      EXPECT_TRUE(l.find("inpaint") != std::string::npos || l.find("controlnet") != std::string::npos)
+          << l << " is not marked runnable";
 }
 
 // The SDXL files with their own checkpoint: our loader refuses SDXL with a message naming the family
