@@ -10,6 +10,7 @@
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/clip.hpp"
+#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
 
@@ -23,7 +24,7 @@ namespace {
 std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const Clip* clip, const Vae* vae,
                                                      bool clip_fp32) {
   std::map<std::string, at::Tensor> sd;
-  auto unet = std::dynamic_pointer_cast<const UNetModel>(model.net);
+  auto unet = resolve_unet(model.net);  // merges and other pending patches applied (load_models_gpu)
   if (!unet) fail("model", "only UNet models can be saved (this MODEL is " + model.family + ")");
   for (const auto& [k, t] : unet->weights()) sd["model.diffusion_model." + k] = t;
   if (clip) {
