@@ -14,6 +14,7 @@
 #include "cli/progress.hpp"
 #include "comfy/exec/executor.hpp"
 #include "comfy/graph/validate.hpp"
+#include "comfy/prompt/wildcards.hpp"
 
 namespace comfy::cli {
 
@@ -27,6 +28,7 @@ struct RunOptions {
   std::string shard;                     // "K/N"
   std::string output_dir = "output";
   std::vector<std::string> models_dirs;
+  std::vector<std::string> wildcards_dirs;
   std::string extra_model_paths;
   std::string input_dir = "input";
   std::string device = "cpu";
@@ -108,6 +110,7 @@ int run(const RunOptions& o) {
   cfg.output_dir = o.output_dir;
   cfg.input_dir = o.input_dir;
   for (auto& m : o.models_dirs) cfg.models_dirs.push_back(m);
+  wildcards::set_extra_dirs({o.wildcards_dirs.begin(), o.wildcards_dirs.end()});
   if (!o.extra_model_paths.empty()) cfg.extra_model_paths = o.extra_model_paths;
   if (!o.dump_progress.empty()) cfg.dump_progress_dir = o.dump_progress;
   try {
@@ -256,6 +259,8 @@ int cmd_run(int argc, char** argv) {
       ("shard", "K/N: run only every N-th seed of --seeds starting with the K-th (K counts from 0)", cxxopts::value(o.shard))
       ("output-dir", "where output nodes write", cxxopts::value(o.output_dir)->default_value(o.output_dir))
       ("models-dir", "a folder laid out like ComfyUI's models/; repeatable", cxxopts::value(o.models_dirs))
+      ("wildcards-dir", "a folder of Impact wildcard files (.txt, .yaml), read after Impact's own folders; repeatable",
+       cxxopts::value(o.wildcards_dirs))
       ("extra-model-paths", "ComfyUI's extra_model_paths.yaml", cxxopts::value(o.extra_model_paths))
       ("input-dir", "where LoadImage / LoadLatent read", cxxopts::value(o.input_dir)->default_value(o.input_dir))
       ("device", "cpu, cuda or cuda:N", cxxopts::value(o.device)->default_value(o.device))
