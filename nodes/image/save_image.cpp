@@ -8,6 +8,7 @@
 #include "comfy/io/png.hpp"
 #include "comfy/io/python_json.hpp"
 #include "graph/serialize_value.hpp"
+#include "image/save_images.hpp"
 
 namespace comfy {
 
@@ -22,6 +23,8 @@ io::PngTextChunks png_metadata(const ExecContext& ctx) {
       text.emplace_back(it.key(), io::python_json_dumps(it.value()));
   return text;
 }
+
+}  // namespace
 
 NodeOutput save_images(const at::Tensor& images, const std::string& prefix, const std::filesystem::path& dir,
                        const char* type, int compression, const ExecContext& ctx) {
@@ -41,7 +44,20 @@ NodeOutput save_images(const at::Tensor& images, const std::string& prefix, cons
   return out;
 }
 
-}  // namespace
+std::filesystem::path preview_temp_dir(const RuntimeConfig& cfg) {
+  auto dir = cfg.temp_dir.empty() ? cfg.output_dir.parent_path() / "temp" : cfg.temp_dir;
+  if (cfg.temp_dir.empty() && cfg.output_dir.parent_path().empty()) dir = "temp";
+  return dir;
+}
+
+NodeOutput save_preview_images(const at::Tensor& images, const ExecContext& ctx) {
+  // ComfyUI's letter string, duplicated "p" and missing "w" included.
+  static const std::string letters = "abcdefghijklmnopqrstupvxyz";
+  std::random_device rd;
+  std::string suffix;
+  for (int i = 0; i < 5; ++i) suffix += letters[rd() % letters.size()];
+  return save_images(images, "ComfyUI_temp_" + suffix, preview_temp_dir(ctx.cfg()), "temp", 1, ctx);
+}
 
 void register_save_image(Registry& r) {
   NodeSchema s("SaveImage");
@@ -65,17 +81,7 @@ void register_preview_image(Registry& r) {
       .desc("Saves the input images to your ComfyUI output directory.")
       .input("images", "IMAGE")
       .hidden().hidden_input("prompt", "PROMPT").hidden_input("extra_pnginfo", "EXTRA_PNGINFO");
-  r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
-           // ComfyUI's letter string, duplicated "p" and missing "w" included.
-           static const std::string letters = "abcdefghijklmnopqrstupvxyz";
-           std::random_device rd;
-           std::string suffix;
-           for (int i = 0; i < 5; ++i) suffix += letters[rd() % letters.size()];
-           const auto& cfg = ctx.cfg();
-           auto dir = cfg.temp_dir.empty() ? cfg.output_dir.parent_path() / "temp" : cfg.temp_dir;
-           if (cfg.temp_dir.empty() && cfg.output_dir.parent_path().empty()) dir = "temp";
-           return save_images(in.tensor("images"), "ComfyUI_temp_" + suffix, dir, "temp", 1, ctx);
-         }});
+  r.add({s, [](const NodeInputs& in, ExecContext& ctx) { return save_preview_images(in.tensor("images"), ctx); }});
 }
 
 }  // namespace comfy

@@ -5,6 +5,7 @@
 #include "comfy/models/clip.hpp"
 #include "comfy/models/lora.hpp"
 #include "comfy/models/model.hpp"
+#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/unet.hpp"
 #include "loaders/model_file_input.hpp"
 
@@ -28,7 +29,7 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
 
   std::shared_ptr<const UNetModel> unet;
   if (model && s_model != 0.0) {
-    unet = std::dynamic_pointer_cast<const UNetModel>(model->net);
+    unet = resolve_unet(model->net);  // builds a merged model's pending patches
     if (!unet) fail("model", "LoRA needs an SD1.x UNet model; this MODEL is '" + model->family + "'");
   }
   std::shared_ptr<io::SafeTensors> st;

@@ -145,6 +145,7 @@ void register_custom_sampler_nodes(Registry& r) {
              a.positive = g->positive;
              a.negative = g->negative;
              a.cfg = g->cfg;
+             a.dual = g->dual;
              a.sampler_name = in.obj<SamplerObject>("sampler")->name;
              a.sigmas = sigmas_to_host(in.tensor("sigmas"));
              a.noise = noise->generate(*fixed);

@@ -34,6 +34,7 @@ struct RunOptions {
   std::string device = "cpu";
   std::string dtype;                     // fp32 | fp16 | bf16; "" = per-device default
   bool fp32_text_enc = false;
+  std::string tokenizer_dir;
   std::string dump_progress;
   bool json = false;
   bool quiet = false;
@@ -119,6 +120,7 @@ int run(const RunOptions& o) {
   }
   if (cfg.device.is_cuda() && !at::hasCUDA()) throw UsageError("--device " + o.device + ": this build has no CUDA support");
   cfg.text_encoder_fp32 = o.fp32_text_enc;
+  if (!o.tokenizer_dir.empty()) cfg.tokenizer_dir = o.tokenizer_dir;
   if (o.dtype == "fp32") cfg.dtype = at::kFloat;
   else if (o.dtype == "fp16") cfg.dtype = at::kHalf;
   else if (o.dtype == "bf16") cfg.dtype = at::kBFloat16;
@@ -265,6 +267,8 @@ int cmd_run(int argc, char** argv) {
       ("dtype", "fp32, fp16 or bf16 (default: per device)", cxxopts::value(o.dtype))
       ("fp32-text-enc", "keep the text encoder's weights in float32 (ComfyUI's default, like this one's, rounds them to float16)",
        cxxopts::value(o.fp32_text_enc))
+      ("tokenizer-dir", "a folder with the CLIP vocabulary (vocab.json + merges.txt) to use instead of the built-in one",
+       cxxopts::value(o.tokenizer_dir))
       ("dump-progress", "folder for the progress latents of the Progress sampler nodes", cxxopts::value(o.dump_progress))
       ("json", "print ComfyUI's execution events as JSON lines on stdout", cxxopts::value(o.json))
       ("quiet", "no progress bar, warnings or summary lines (errors only)", cxxopts::value(o.quiet))

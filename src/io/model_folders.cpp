@@ -46,6 +46,7 @@ const std::map<std::string, FolderDef>& folder_table() {
       {"classifiers", {{"classifiers"}, {}}},
       {"model_patches", {{"model_patches"}, kPT}},
       {"audio_encoders", {{"audio_encoders"}, kPT}},
+      {"lbw_models", {{"lbw_models"}, {".safetensors"}}},  // Inspire's LoRA Block Weight files
   };
   return t;
 }

@@ -10,6 +10,8 @@ at::Tensor net_output(const Model& m, const at::Tensor& xc, const at::Tensor& t,
   ModelConds c = conds;
   c.c_crossattn = conds.c_crossattn.to(m.dtype);
   if (c.y) c.y = c.y->to(m.dtype);
+  // BaseModel._apply_model: xc = cat([calculate_input(sigma, x), c_concat], dim=1)
+  if (c.c_concat) return m.net->forward(at::cat({xc, c.c_concat->to(xc.device(), xc.scalar_type())}, 1).to(m.dtype), t, c).to(at::kFloat);
   return m.net->forward(xc.to(m.dtype), t, c).to(at::kFloat);
 }
 }  // namespace

@@ -44,7 +44,8 @@ UNetConfig UNetConfig::detect(const TensorMap& m, const std::string& prefix) {
   if (conv_in.size() != 4) throw bad("input_blocks.0.0.weight is not a conv weight");
   c.model_channels = conv_in[0];
   c.in_channels = conv_in[1];
-  c.out_channels = shape("out.2.weight")[0];
+  // A ControlNet holds the encoder and middle block only (no out.*).
+  c.out_channels = has(m, prefix + "out.2.weight") ? shape("out.2.weight")[0] : c.in_channels;
   c.channel_mult.clear();
   c.num_res_blocks.clear();
   c.transformer_depth.clear();
@@ -122,6 +123,17 @@ std::string UNetConfig::describe() const {
 // ---------------------------------------------------------------- the network
 
 namespace {
+// apply_control: h + residual; None entries and residuals of another shape are skipped (a warning).
+at::Tensor add_control(const at::Tensor& h, const std::vector<at::Tensor>& list, size_t i, const char* where) {
+  if (i >= list.size() || !list[i].defined()) return h;
+  const auto& r = list[i];
+  if (r.sizes() != h.sizes() && !(r.dim() == h.dim() && r.size(0) == 1 && r.sizes().slice(1) == h.sizes().slice(1))) {
+    spdlog::warn("warning control could not be applied ({}): {} vs {}", where, c10::str(r.sizes()), c10::str(h.sizes()));
+    return h;
+  }
+  return h + r.to(h.scalar_type());
+}
+
 // One entry of a TimestepEmbedSequential.
 using Layer = std::variant<Conv2d, ResBlock, SpatialTransformer, Downsample, Upsample>;
 
@@ -250,11 +262,11 @@ std::shared_ptr<UNetModel> UNetModel::with_weights(const TensorMap& replaced) co
 }
 
 at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const ModelConds& c) {
-  return forward(x, t, c.c_crossattn, c.y);
+  return forward(x, t, c.c_crossattn, c.y, c.control.get());
 }
 
 at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context_in,
-                              const std::optional<at::Tensor>& y) const {
+                              const std::optional<at::Tensor>& y, const ControlResiduals* control) const {
   const auto& I = *impl_;
   auto cb = [&](const std::string& name, const at::Tensor& v) {
     if (hook) hook(name, v);
@@ -285,8 +297,13 @@ at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at
     h = std::visit(Apply{h, emb, context, nullptr}, I.middle_block[m]);  // [B, C, H/2^k, W/2^k]
     cb("middle_block." + std::to_string(m), h);
   }
+  if (control) h = add_control(h, control->middle, 0, "middle");
   for (size_t n = 0; n < I.output_blocks.size(); ++n) {
-    h = at::cat({h, hs.back()}, 1);  // [B, C + skip, h, w]
+    at::Tensor skip = hs.back();
+    // output block n gets the residual of input block (count-1-n): both stacks pop from their end
+    if (control && n < control->output.size())
+      skip = add_control(skip, control->output, control->output.size() - 1 - n, "output");
+    h = at::cat({h, skip}, 1);  // [B, C + skip, h, w]
     hs.pop_back();
     std::vector<int64_t> out_hw;
     if (!hs.empty()) out_hw = {hs.back().size(2), hs.back().size(3)};

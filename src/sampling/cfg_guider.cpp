@@ -8,6 +8,8 @@
 #include <numeric>
 
 #include "comfy/core/error.hpp"
+#include "comfy/models/controlnet.hpp"
+#include "comfy/ops/upscale.hpp"
 #include "sampling/fused.hpp"
 
 namespace comfy {
@@ -34,6 +36,9 @@ struct PCond {
   std::optional<at::Tensor> mask;        // [Bm, H, W]
   double mask_strength = 1.0;
   std::optional<float> ts_start, ts_end; // sigmas (timestep_start / timestep_end)
+  std::shared_ptr<const ControlNet> control;  // options["control"]
+  bool control_apply_to_uncond = false;
+  std::optional<at::Tensor> c_concat;    // concat_latent_image, resized to the latent, model space
 };
 
 // One queued model input (get_area_and_mult's cond_obj).
@@ -43,6 +48,8 @@ struct Item {
   std::optional<CondArea> area;          // after clamping
   at::Tensor c_crossattn;                // [B, tokens, dim]
   std::optional<at::Tensor> y;
+  std::shared_ptr<const ControlNet> control;
+  std::optional<at::Tensor> c_concat;
   int k = 0;                             // 0 = cond, 1 = uncond
 };
 
@@ -64,13 +71,51 @@ bool can_concat(const Item& a, const Item& b) {
   }
   if (a.y.has_value() != b.y.has_value()) return false;
   if (a.y && a.y->sizes() != b.y->sizes()) return false;
-  return true;
+  if (a.c_concat.has_value() != b.c_concat.has_value()) return false;
+  if (a.c_concat && a.c_concat->sizes() != b.c_concat->sizes()) return false;
+  return a.control == b.control;  // one control object per batch (the hint cache lives in it)
+}
+
+// The instruct-pix2pix concat latent (BaseModel.concat_cond): resized (bilinear, center crop) to the
+// noise size when it differs; CosXL-style SDXL edit models (not eps) take it through process_in,
+// SD1.5 and diffusers-style ones raw.
+at::Tensor concat_latent(const Model& m, const at::Tensor& img, at::IntArrayRef x_shape, c10::Device device) {
+  at::Tensor c = img.to(device, at::kFloat);
+  if (c.size(2) != x_shape[2] || c.size(3) != x_shape[3])
+    c = common_upscale(c, x_shape[3], x_shape[2], "bilinear", "center");
+  if (m.family == "SDXL" && m.sampling && m.sampling->prediction != Prediction::EPS) c = m.latent_format.process_in(c);
+  return c;
+}
+
+// apply_empty_x_to_equal_area for "control": when no entry of `uncond` has a ControlNet, the ControlNets
+// of the positive entries flagged control_apply_to_uncond are copied onto it (ControlNetApply (OLD)).
+void copy_control_to_uncond(const std::vector<PCond>& positive, std::vector<PCond>& uncond) {
+  std::vector<std::shared_ptr<const ControlNet>> cond_cnets;
+  for (const auto& c : positive)
+    if (c.control_apply_to_uncond && !c.area && c.control) cond_cnets.push_back(c.control);
+  std::vector<size_t> uncond_other;
+  for (size_t t = 0; t < uncond.size(); ++t) {
+    if (uncond[t].area) continue;
+    if (uncond[t].control) return;
+    uncond_other.push_back(t);
+  }
+  if (uncond_other.empty()) return;
+  for (size_t x = 0; x < cond_cnets.size(); ++x) {
+    const size_t t = uncond_other[x % uncond_other.size()];
+    if (uncond[t].control) {
+      PCond n = uncond[t];
+      n.control = cond_cnets[x];
+      uncond.push_back(std::move(n));
+    } else {
+      uncond[t].control = cond_cnets[x];
+    }
+  }
 }
 
 }  // namespace
 
 struct CFGGuider::Prepared {
-  std::vector<PCond> lists[2];
+  std::vector<PCond> lists[kCondKinds];  // positive, negative, middle (DualCFGGuider)
   int64_t batch = 1;
 };
 
@@ -83,8 +128,8 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
   prep_ = std::make_unique<Prepared>();
   prep_->batch = x_shape[0];
   const int64_t H = x_shape[2], W = x_shape[3];
-  const Conditioning* src[2] = {positive_.get(), negative_.get()};
-  for (int k = 0; k < 2; ++k) {
+  const Conditioning* src[kCondKinds] = {positive_.get(), negative_.get(), middle_.get()};
+  for (int k = 0; k < kCondKinds; ++k) {
     if (!src[k]) continue;
     for (const auto& e : src[k]->entries) {
       PCond p;
@@ -117,17 +162,25 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
       // calculate_start_end_timesteps
       if (e.start_percent) p.ts_start = float(model_->sampling->percent_to_sigma(*e.start_percent));
       if (e.end_percent) p.ts_end = float(model_->sampling->percent_to_sigma(*e.end_percent));
+      if (auto it = e.extra.find("control"); it != e.extra.end() && it->second.is_object())
+        p.control = it->second.as<ControlNet>();
+      if (auto it = e.extra.find("control_apply_to_uncond"); it != e.extra.end() && it->second.is_bool())
+        p.control_apply_to_uncond = it->second.as_bool();
+      if (auto it = e.extra.find("concat_latent_image"); it != e.extra.end() && it->second.is_tensor())
+        p.c_concat = concat_latent(*model_, it->second.as_tensor(), x_shape, device);
       prep_->lists[k].push_back(std::move(p));
     }
   }
   // Every area cond gets a counterpart with the same area in the other list
   // (create_cond_with_same_area_if_none).
-  for (int k = 0; k < 2; ++k) {
+  for (int k = 0; k < kCondKinds; ++k) {
     for (size_t ci = 0; ci < prep_->lists[k].size(); ++ci) {
+     for (int kk = 0; kk < kCondKinds; ++kk) {
+      if (kk == k) continue;
       const PCond c = prep_->lists[k][ci];
       if (!c.area) continue;
-      auto& other = prep_->lists[1 - k];
-      if (!src[1 - k]) continue;
+      auto& other = prep_->lists[kk];
+      if (!src[kk]) continue;
       const PCond* smallest = nullptr;
       for (const auto& x : other) {
         if (x.area) {
@@ -148,8 +201,15 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
       out.cross_attn = smallest->cross_attn;
       out.y = smallest->y;
       other.push_back(std::move(out));
+     }
     }
   }
+  // pre_run_control, then the old ControlNetApply's copy onto the negative.
+  for (auto& list : prep_->lists)
+    for (auto& c : list)
+      if (c.control) c.control->pre_run(model_->sampling);
+  for (int k = 1; k < kCondKinds; ++k)
+    if (src[k]) copy_control_to_uncond(prep_->lists[0], prep_->lists[k]);
 }
 
 void CFGGuider::set_inpaint(at::Tensor denoise_mask, at::Tensor latent, at::Tensor noise) {
@@ -160,10 +220,15 @@ void CFGGuider::set_inpaint(at::Tensor denoise_mask, at::Tensor latent, at::Tens
 }
 
 std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float sigma, bool with_uncond) {
+  return calc_cond_batch(x, sigma, {true, with_uncond, false});
+}
+
+std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float sigma, std::array<bool, kCondKinds> active) {
   const int64_t B = x.size(0);
   const int64_t H = x.size(2), W = x.size(3);
   std::vector<Item> to_run;
-  for (int k = 0; k < (with_uncond ? 2 : 1); ++k) {
+  for (int k = 0; k < kCondKinds; ++k) {
+    if (!active[size_t(k)]) continue;
     for (const auto& c : prep_->lists[k]) {
       if (c.ts_start && sigma > *c.ts_start) continue;
       if (c.ts_end && sigma < *c.ts_end) continue;
@@ -199,21 +264,24 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       it.area = area;
       it.c_crossattn = repeat_to_batch(c.cross_attn, B);
       if (c.y) it.y = repeat_to_batch(*c.y, B);
+      it.control = c.control;
+      if (c.c_concat) it.c_concat = repeat_to_batch(*c.c_concat, B);
       to_run.push_back(std::move(it));
     }
   }
 
-  at::Tensor out[2], count[2];
-  int n_items[2] = {0, 0};
-  bool plain[2] = {true, true};
+  at::Tensor out[kCondKinds], count[kCondKinds];
+  int n_items[kCondKinds] = {0, 0, 0};
+  bool plain[kCondKinds] = {true, true, true};
   for (auto& it : to_run) {
     n_items[it.k]++;
     if (it.mult.defined() || it.area) plain[it.k] = false;
   }
   // A list with exactly one plain entry yields that output unchanged (0 + o*1) / (1e-37 + 1) == o.
-  const bool fast[2] = {n_items[0] == 1 && plain[0], n_items[1] == 1 && plain[1]};
-  for (int k = 0; k < 2; ++k)
-    if (!fast[k] && (k == 0 || with_uncond)) {
+  bool fast[kCondKinds];
+  for (int k = 0; k < kCondKinds; ++k) fast[k] = n_items[k] == 1 && plain[k];
+  for (int k = 0; k < kCondKinds; ++k)
+    if (!fast[k] && active[size_t(k)]) {
       out[k] = at::zeros_like(x);
       count[k] = at::ones_like(x) * 1e-37;
     }
@@ -230,7 +298,7 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       to_run.erase(to_run.begin() + int64_t(i));
     }
     const int64_t n = int64_t(batch.size());
-    std::vector<at::Tensor> xs, cs, ys;
+    std::vector<at::Tensor> xs, cs, ys, ccs;
     int64_t max_len = batch[0].c_crossattn.size(1);
     for (auto& it : batch) max_len = std::lcm(max_len, it.c_crossattn.size(1));
     for (auto& it : batch) {
@@ -239,11 +307,14 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       if (c.size(1) < max_len) c = c.repeat({1, max_len / c.size(1), 1});
       cs.push_back(c);
       if (it.y) ys.push_back(*it.y);
+      if (it.c_concat) ccs.push_back(*it.c_concat);
     }
     ModelConds conds;
     conds.c_crossattn = n == 1 ? cs[0] : at::cat(cs);
     if (!ys.empty()) conds.y = n == 1 ? ys[0] : at::cat(ys);
+    if (!ccs.empty()) conds.c_concat = n == 1 ? ccs[0] : at::cat(ccs);
     auto input = n == 1 ? xs[0] : at::cat(xs);
+    if (batch[0].control) conds.control = batch[0].control->get_control(input, sigma, conds, n);
     auto output = model_->apply_model(input, sigma, conds);
     ++model_calls_;
     auto chunks = output.chunk(n);
@@ -263,16 +334,40 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       ct.add_(mult);
     }
   }
-  std::vector<at::Tensor> res(2);
-  for (int k = 0; k < 2; ++k) {
+  std::vector<at::Tensor> res(kCondKinds);
+  for (int k = 0; k < kCondKinds; ++k) {
     if (fast[k]) res[size_t(k)] = out[k];
     else if (out[k].defined()) res[size_t(k)] = out[k].div_(count[k]);
   }
   return res;
 }
 
+// DualCFGGuider.predict_noise (nodes-control-upscale.md 3.5): P, M, N = cond1, cond2, negative.
+at::Tensor CFGGuider::dual_guided(const at::Tensor& x, float sigma) {
+  const auto& d = *dual_;
+  auto isclose = [](double a, double b) { return std::fabs(a - b) <= 1e-9 * std::max(std::fabs(a), std::fabs(b)); };
+  auto cfg = [](const at::Tensor& cond, const at::Tensor& uncond, double s) { return uncond + (cond - uncond) * s; };
+  auto zero_if_none = [&](const at::Tensor& t) { return t.defined() ? t : at::zeros_like(x); };
+  if (d.nested) {
+    auto o = calc_cond_batch(x, sigma, {true, negative_ != nullptr, middle_ != nullptr});
+    const auto P = zero_if_none(o[0]), N = zero_if_none(o[1]), M = zero_if_none(o[2]);
+    auto pred_text = cfg(P, M, d.cfg1);
+    return N + (pred_text - N) * d.cfg2;
+  }
+  bool use_neg = negative_ != nullptr, use_mid = middle_ != nullptr;
+  if (isclose(d.cfg2, 1.0)) {
+    use_neg = false;
+    if (isclose(d.cfg1, 1.0)) use_mid = false;
+  }
+  auto o = calc_cond_batch(x, sigma, {true, use_neg, use_mid});
+  const auto P = zero_if_none(o[0]), N = use_neg ? zero_if_none(o[1]) : at::zeros_like(x),
+             M = use_mid ? zero_if_none(o[2]) : at::zeros_like(x);
+  return cfg(M, N, d.cfg2) + (P - M) * d.cfg1;
+}
+
 at::Tensor CFGGuider::guided(const at::Tensor& x, float sigma) {
   if (!prep_) throw Error("execution_error", "CFGGuider used before prepare()");
+  if (dual_) return dual_guided(x, sigma);
   const bool skip_uncond = std::fabs(cfg_ - 1.0) <= 1e-9 * std::max(std::fabs(cfg_), 1.0) && !capture_uncond_;
   const bool has_neg = negative_ != nullptr;
   auto outs = calc_cond_batch(x, sigma, has_neg && !skip_uncond);

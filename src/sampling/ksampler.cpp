@@ -81,6 +81,7 @@ CustomSampleResult sample_custom(CustomSampleArgs a) {
   if (at::count_nonzero(latent).item<int64_t>() > 0) latent = model.latent_format.process_in(latent);
 
   CFGGuider guider(a.model, a.positive, a.negative, a.cfg);
+  if (a.dual) guider.set_dual(a.dual->middle, a.dual->cfg_conds, a.dual->cfg_cond2_negative, a.dual->nested);
   guider.prepare(noise.sizes(), dev);
 
   // KSAMPLER.sample

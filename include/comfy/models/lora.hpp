@@ -4,6 +4,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,27 @@ struct LoraMerge {
 // Computes the patched weights (the inputs are not modified). A null weight map skips that target.
 LoraMerge merge_lora(const io::SafeTensors& lora, const UNetConfig* unet_cfg, const TensorMap* unet_weights,
                      double strength_model, const TensorMap* clip_weights, double strength_clip);
+
+// One LoRA module as ComfyUI's comfy.lora.load_lora finds it (a LoRAAdapter), under ComfyUI's model key.
+struct LoraModule {
+  std::string model_key;  // "diffusion_model.input_blocks.1.1.proj_in.weight", "clip_l.transformer.text_model...."
+  LoraTarget target;
+  std::string key;        // the weight's key in the target's own map (lora_key_map)
+  at::Tensor up, down;    // float32, CPU
+  std::optional<at::Tensor> mid;
+  std::optional<double> alpha;  // the file's alpha; the scale is alpha / rank (1 without alpha)
+  double scale() const { return alpha ? *alpha / double(down.size(0)) : 1.0; }
+};
+struct LoadedLora {
+  std::vector<LoraModule> modules;        // in load_lora's order (the model state-dict order, UNet first)
+  std::vector<std::string> not_loaded;    // LoRA tensors no weight took
+};
+// `clip_prefix`: ComfyUI's key prefix of the CLIP weights ("clip_l.transformer." for SD1).
+LoadedLora load_lora_modules(const io::SafeTensors& lora, const UNetConfig* unet_cfg, const TensorMap* unet_weights,
+                             const TensorMap* clip_weights, const std::string& clip_prefix = "clip_l.transformer.");
+// calculate_weight for one LoRA patch: W + strength * scale * (up @ down), in float32, cast back to W's dtype.
+at::Tensor lora_patched_weight(const at::Tensor& w, const LoraModule& m, double strength);
+// Orders ComfyUI model keys as torch's state_dict() lists them for the UNet / CLIP modules.
+bool state_dict_order_less(const std::string& a, const std::string& b);
 
 }  // namespace comfy

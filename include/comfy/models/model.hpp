@@ -9,16 +9,26 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "comfy/core/types.hpp"
 #include "comfy/sampling/model_sampling.hpp"
 
 namespace comfy {
 
+// ControlNet residuals for one model call (ComfyUI's merged control dict): `output[i]` is added to the
+// skip tensor saved after input block i, `middle[0]` to the middle-block output, `input` after input
+// blocks (empty for SD ControlNets). An undefined tensor is None (skipped).
+struct ControlResiduals {
+  std::vector<at::Tensor> input, middle, output;
+};
+
 // What one model call receives besides x and t: the concatenated conditioning of the batch.
 struct ModelConds {
   at::Tensor c_crossattn;           // [B, tokens, dim]
   std::optional<at::Tensor> y;      // SDXL adm vector [B, adm_in]
+  std::shared_ptr<const ControlResiduals> control;  // null = no ControlNet
+  std::optional<at::Tensor> c_concat; // [B, Cc, H, W] joined to the scaled input (instruct-pix2pix)
 };
 
 struct DiffusionNet {

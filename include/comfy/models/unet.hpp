@@ -47,8 +47,10 @@ class UNetModel : public DiffusionNet {
                                          const std::string& what);
 
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const ModelConds& c) override;
+  // `control`: ControlNet residuals added to the middle output and the skip tensors (apply_control).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context,
-                     const std::optional<at::Tensor>& y = std::nullopt) const;
+                     const std::optional<at::Tensor>& y = std::nullopt,
+                     const ControlResiduals* control = nullptr) const;
 
   const UNetConfig& config() const { return cfg_; }
   // Every parameter by checkpoint key (without "model.diffusion_model."), on the model's device/dtype.

@@ -4,6 +4,7 @@
 // wrapper. It is the Denoiser every sampler calls.
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -26,6 +27,12 @@ class CFGGuider : public Denoiser {
   // Inpainting (KSamplerX0Inpaint): mask already reshaped to the latent shape, latent in model space,
   // noise = the unscaled initial noise (or ddim's inpaint noise). Undefined mask = no inpainting.
   void set_inpaint(at::Tensor denoise_mask, at::Tensor latent, at::Tensor noise);
+  // DualCFGGuider: `middle` = cond2 (call before prepare). regular: cfg(M, N, cfg2) + (P - M) * cfg1;
+  // nested: N + cfg2 * (cfg(P, M, cfg1) - N).
+  void set_dual(std::shared_ptr<const Conditioning> middle, double cfg1, double cfg2, bool nested) {
+    middle_ = std::move(middle);
+    dual_ = Dual{cfg1, cfg2, nested};
+  }
 
   at::Tensor operator()(const at::Tensor& x, float sigma) override;
   void enable_uncond_capture() override { capture_uncond_ = true; }
@@ -37,11 +44,20 @@ class CFGGuider : public Denoiser {
 
  private:
   struct Prepared;
+  static constexpr int kCondKinds = 3;  // positive, negative, middle
+  struct Dual {
+    double cfg1, cfg2;
+    bool nested;
+  };
   at::Tensor guided(const at::Tensor& x, float sigma);
+  at::Tensor dual_guided(const at::Tensor& x, float sigma);
   std::vector<at::Tensor> calc_cond_batch(const at::Tensor& x, float sigma, bool with_uncond);
+  // One output per cond kind (undefined where inactive).
+  std::vector<at::Tensor> calc_cond_batch(const at::Tensor& x, float sigma, std::array<bool, kCondKinds> active);
 
   std::shared_ptr<const Model> model_;
-  std::shared_ptr<const Conditioning> positive_, negative_;
+  std::shared_ptr<const Conditioning> positive_, negative_, middle_;
+  std::optional<Dual> dual_;
   double cfg_;
   bool capture_uncond_ = false;
   at::Tensor last_uncond_;

@@ -41,11 +41,18 @@ struct NoiseObject : Object {
   std::function<at::Tensor(const Latent&)> generate;  // f32 CPU, the latent's shape
   std::string type_name() const override { return "NOISE"; }
 };
-// GUIDER (CFGGuider node).
+// DualCFGGuider's second conditioning and scales (nodes-control-upscale.md 3.5).
+struct DualCfg {
+  std::shared_ptr<const Conditioning> middle;  // cond2
+  double cfg_conds = 8.0, cfg_cond2_negative = 8.0;
+  bool nested = false;
+};
+// GUIDER (CFGGuider / DualCFGGuider node).
 struct GuiderObject : Object {
   std::shared_ptr<const Model> model;
   std::shared_ptr<const Conditioning> positive, negative;
   double cfg = 1.0;
+  std::optional<DualCfg> dual;
   std::string type_name() const override { return "GUIDER"; }
 };
 
@@ -72,6 +79,7 @@ struct CustomSampleArgs {
   std::shared_ptr<const Model> model;
   std::shared_ptr<const Conditioning> positive, negative;  // negative null = basic guider
   double cfg = 1.0;
+  std::optional<DualCfg> dual;             // DualCFGGuider
   std::string sampler_name;
   std::vector<float> sigmas;
   at::Tensor noise;                        // user-space initial noise (CPU or device)
