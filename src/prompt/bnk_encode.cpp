@@ -252,4 +252,35 @@ at::Tensor encode(const std::vector<TokenChunk>& tokens, Normalization norm, Int
   return encode_fn(with_weights(tokens, w));
 }
 
+at::Tensor affected_pooled(const std::vector<TokenChunk>& tokens, Normalization norm, Interpretation interp,
+                           const at::Tensor& cond, const at::Tensor& base_pooled, const EncodeFn& encode_fn) {
+  constexpr int64_t kLast = 76;  // length - 1: a position of the first chunk's padding
+  switch (interp) {
+    case Interpretation::Compel:
+    case Interpretation::DownWeight:
+      return cond.select(0, 0).slice(0, kLast, kLast + 1);  // [1, D]
+    case Interpretation::ComfyPlusPlus: {
+      std::vector<TokenChunk> unweighted = tokens;
+      for (auto& ch : unweighted)
+        for (auto& t : ch) t.weight = 1.0;
+      const at::Tensor r = encode_fn(unweighted).select(0, 0).slice(0, kLast, kLast + 1).to(at::kDouble);
+      const WeightTable w = normalize_weights(tokens, norm);
+      std::map<int64_t, double> first;  // W+ at each word id's first position
+      for (size_t c = 0; c < tokens.size(); ++c)
+        for (size_t p = 0; p < tokens[c].size(); ++p) first.emplace(tokens[c][p].word_id, std::max(w[c][p], 1.0));
+      double sum = 0;
+      int n = 0;
+      for (const auto& [id, wt] : first)
+        if (wt != 1.0) {
+          sum += wt - 1;
+          ++n;
+        }
+      if (n == 0) return r.to(at::kFloat);
+      return (r * (1 - sum / n)).to(at::kFloat);
+    }
+    default:
+      return base_pooled;
+  }
+}
+
 }  // namespace comfy::bnk

@@ -6,11 +6,14 @@
 
 #include <cstdio>
 #include <map>
+#include <sstream>
 
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/io/safetensors.hpp"
+#include "comfy/models/checkpoint_clip.hpp"
 #include "comfy/models/clip.hpp"
+#include "prompt/bnk_towers.hpp"
 #include "comfy/prompt/bnk_encode.hpp"
 #include "comfy/prompt/wildcards.hpp"
 #include "test_util.hpp"
@@ -34,6 +37,23 @@ const json& manifest() {
   return m;
 }
 
+// A manifest path "shared/golden/<rel>" under the golden root in use.
+fs::path golden_path(const std::string& recorded) {
+  const std::string prefix = "shared/golden/";
+  return test::golden_root() / (recorded.compare(0, prefix.size(), prefix) == 0 ? recorded.substr(prefix.size()) : recorded);
+}
+
+// The tiny SDXL checkpoint's CLIP (CLIP-L 32 + CLIP-G 48) as CheckpointLoaderSimple loads it.
+std::shared_ptr<Clip> sdxl_clip() {
+  static std::shared_ptr<Clip> clip = [] {
+    auto st = io::SafeTensors::open(golden_path(manifest()["sdxl_checkpoint"]));
+    RuntimeConfig cfg;
+    cfg.tokenizer_dir = vocab_dir();
+    return load_checkpoint_clip(tensors_under(*st, ""), ClipKind::SDXL, cfg, "tiny-sdxl");
+  }();
+  return clip;
+}
+
 std::vector<std::string> ids_of(const std::string& section) {
   std::vector<std::string> ids;
   try {
@@ -53,8 +73,7 @@ const json& find_case(const std::string& section, const std::string& id) {
 // embeddings folder.
 std::shared_ptr<Sd1ClipEncoder> encoder() {
   static std::shared_ptr<Sd1ClipEncoder> enc = [] {
-    auto st = io::SafeTensors::open(test::golden_root().parent_path() / manifest()["checkpoint"].get<std::string>().substr(
-                                        std::string("shared/").size()));
+    auto st = io::SafeTensors::open(golden_path(manifest()["checkpoint"]));
     RuntimeConfig cfg;
     cfg.tokenizer_dir = vocab_dir();
     auto model = ClipTextModel::load(tensors_under(*st, "cond_stage_model.transformer.text_model."),
@@ -90,7 +109,11 @@ const auto* const kCounts = ::testing::AddGlobalTestEnvironment(new Counts);
 // Relative to the tensor's scale (README: A1111 divides by a mean and amplifies rounding): max|a-b|
 // <= 1e-4 * max|b| + 1e-6.
 std::string check_tensor(const std::string& family, const at::Tensor& a, const at::Tensor& e) {
-  if (a.sizes() != e.sizes()) return "shape " + std::string(a.sizes().vec().size() ? "" : "") + "mismatch";
+  if (a.sizes() != e.sizes()) {
+    std::ostringstream m;
+    m << "shape " << a.sizes() << " vs expected " << e.sizes();
+    return m.str();
+  }
   const double scale = e.abs().max().item<double>();
   const double d = (a.to(at::kDouble) - e.to(at::kDouble)).abs().max().item<double>();
   auto& w = Counts::worst()[family];
@@ -166,13 +189,55 @@ TEST_P(BnkAdvancedGolden, TokensWeightTableAndCondMatchUpstream) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, BnkAdvancedGolden, ::testing::ValuesIn(ids_of("bnk_cases")), NameById());
 
-// ---------------------------------------------------------------- ImpactWildcardEncode (SD1)
-class WildcardEncodeGolden : public ::testing::TestWithParam<std::string> {};
+// ---------------------------------------------------------------- BNK on SDXL (both nodes)
+class BnkSdxlGolden : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(WildcardEncodeGolden, PopulatedTextCondAndPooledMatchImpact) {
-  const json& c = find_case("wildcard_encode_cases", GetParam());
-  auto clip = std::make_shared<Clip>();
-  clip->encoder = encoder();
+TEST_P(BnkSdxlGolden, CondAndPooledMatchUpstream) {
+  const json& c = find_case("bnk_sdxl_cases", GetParam());
+  const bool sdxl_node = c["node"] == "BNK_CLIPTextEncodeSDXLAdvanced";
+  NodeInputs in;
+  in.values = {{"clip", Value(sdxl_clip())},
+               {"token_normalization", Value(c["token_normalization"].get<std::string>())},
+               {"weight_interpretation", Value(c["weight_interpretation"].get<std::string>())}};
+  auto req = prompt_nodes::bnk_request(in);
+  req.text_l = sdxl_node ? c["text_l"].get<std::string>() : c["text"].get<std::string>();
+  req.text_g = sdxl_node ? c["text_g"].get<std::string>() : c["text"].get<std::string>();
+  req.balance = c.contains("balance") && !c["balance"].is_null() ? c["balance"].get<double>() : 0.5;
+  req.sdxl_node = sdxl_node;
+  req.affect_pooled = c.value("affect_pooled", "disable") == "enable";
+  if (c.contains("error") && !c["error"].is_null()) {
+    EXPECT_THROW(prompt_nodes::bnk_encode_clip(*sdxl_clip(), req), Error);
+    Counts::record("bnk_sdxl", !HasFailure());
+    return;
+  }
+  const CondEntry e = prompt_nodes::bnk_encode_clip(*sdxl_clip(), req);
+  auto st = test::golden_file("prompt/bnk_sdxl.safetensors");
+  EXPECT_EQ(check_tensor("bnk_sdxl", e.cross_attn, st->get(c["outputs"]["cond"].get<std::string>())), "");
+  ASSERT_TRUE(e.pooled_output.has_value());
+  EXPECT_EQ(check_tensor("bnk_sdxl", *e.pooled_output, st->get(c["outputs"]["pooled_output"].get<std::string>())), "");
+  if (!req.affect_pooled) {  // the node itself (affect_pooled is no node input)
+    if (sdxl_node) {
+      in.values["text_l"] = Value(req.text_l);
+      in.values["text_g"] = Value(req.text_g);
+      in.values["balance"] = Value(req.balance);
+    } else {
+      in.values["text"] = Value(req.text_g);
+    }
+    RuntimeConfig cfg;
+    ExecContext ctx;
+    ctx.config = &cfg;
+    auto out = Registry::global().find(c["node"].get<std::string>())->execute(in, ctx);
+    EXPECT_TRUE(out.values.at(0).as<Conditioning>()->entries.at(0).cross_attn.equal(e.cross_attn));
+  }
+  Counts::record("bnk_sdxl", !HasFailure());
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, BnkSdxlGolden, ::testing::ValuesIn(ids_of("bnk_sdxl_cases")), NameById());
+
+// ---------------------------------------------------------------- ImpactWildcardEncode (SD1, SDXL)
+void check_wildcard_encode(const std::string& section, const std::string& family, const std::string& file,
+                           std::shared_ptr<Clip> clip, const std::string& id) {
+  const json& c = find_case(section, id);
   RuntimeConfig cfg;
   wildcards::set_extra_dirs({prompt_dir() / "wildcards"});
   ExecContext ctx;
@@ -192,12 +257,25 @@ TEST_P(WildcardEncodeGolden, PopulatedTextCondAndPooledMatchImpact) {
   EXPECT_EQ(out.values[3].as_string(), c["pass1"].get<std::string>());
   auto cond = out.values[2].as<Conditioning>();
   ASSERT_EQ(cond->entries.size(), 1u);
-  auto st = test::golden_file("prompt/wildcard_encode.safetensors");
-  EXPECT_EQ(check_tensor("wildcard_encode", cond->entries[0].cross_attn, st->get(c["outputs"]["cond"].get<std::string>())), "");
+  auto st = test::golden_file("prompt/" + file);
+  EXPECT_EQ(check_tensor(family, cond->entries[0].cross_attn, st->get(c["outputs"]["cond"].get<std::string>())), "");
   ASSERT_TRUE(cond->entries[0].pooled_output.has_value());
-  EXPECT_EQ(check_tensor("wildcard_encode", *cond->entries[0].pooled_output,
-                         st->get(c["outputs"]["pooled_output"].get<std::string>())), "");
-  Counts::record("wildcard_encode", !HasFailure());
+  EXPECT_EQ(check_tensor(family, *cond->entries[0].pooled_output, st->get(c["outputs"]["pooled_output"].get<std::string>())), "");
 }
 
+class WildcardEncodeGolden : public ::testing::TestWithParam<std::string> {};
+TEST_P(WildcardEncodeGolden, PopulatedTextCondAndPooledMatchImpact) {
+  auto clip = std::make_shared<Clip>();
+  clip->encoder = encoder();
+  check_wildcard_encode("wildcard_encode_cases", "wildcard_encode", "wildcard_encode.safetensors", clip, GetParam());
+  Counts::record("wildcard_encode", !HasFailure());
+}
 INSTANTIATE_TEST_SUITE_P(Cases, WildcardEncodeGolden, ::testing::ValuesIn(ids_of("wildcard_encode_cases")), NameById());
+
+class WildcardEncodeSdxlGolden : public ::testing::TestWithParam<std::string> {};
+TEST_P(WildcardEncodeSdxlGolden, PopulatedTextCondAndPooledMatchImpact) {
+  check_wildcard_encode("wildcard_encode_sdxl_cases", "wildcard_encode_sdxl", "wildcard_encode_sdxl.safetensors", sdxl_clip(), GetParam());
+  Counts::record("wildcard_encode_sdxl", !HasFailure());
+}
+INSTANTIATE_TEST_SUITE_P(Cases, WildcardEncodeSdxlGolden, ::testing::ValuesIn(ids_of("wildcard_encode_sdxl_cases")),
+                         NameById());

@@ -35,4 +35,10 @@ constexpr int64_t kMaskToken = 266;  // "+</w>", what upstream masks words with
 // advanced_encode_from_tokens without pooled output: the cond [1, 77 * chunks, D].
 at::Tensor encode(const std::vector<TokenChunk>& tokens, Normalization norm, Interpretation interp, const EncodeFn& encode_fn);
 
+// The pooled output with upstream's apply_to_pooled (Python keyword only, not a node input; spec 1.6):
+// comfy / A1111 -> base_pooled; compel / down_weight -> row 76 of that mode's `cond`; comfy++ ->
+// row 76 of the unweighted encode times (1 - mean of the up-weights minus 1).
+at::Tensor affected_pooled(const std::vector<TokenChunk>& tokens, Normalization norm, Interpretation interp,
+                           const at::Tensor& cond, const at::Tensor& base_pooled, const EncodeFn& encode_fn);
+
 }  // namespace comfy::bnk
