@@ -136,13 +136,15 @@ std::string encode_webp(const at::Tensor& frames_in, int64_t duration_ms, int64_
   if (!WebPAnimEncoderOptionsInit(&opt)) throw Error("execution_error", "WebP encoder: library version mismatch");
   opt.anim_params.loop_count = int(loop);
   opt.anim_params.bgcolor = 0;  // Pillow's default background (0, 0, 0, 0)
+  opt.kmin = lossless ? 9 : 3;  // Pillow's key-frame defaults (from gif2webp)
+  opt.kmax = lossless ? 17 : 5;
   std::unique_ptr<WebPAnimEncoder, WebPEncoderFree> enc(WebPAnimEncoderNew(w, h, &opt));
   if (!enc) throw Error("execution_error", "WebP encoder: cannot create the animation encoder");
   WebPConfig cfg;
   if (!WebPConfigInit(&cfg)) throw Error("execution_error", "WebP encoder: library version mismatch");
   cfg.lossless = lossless ? 1 : 0;
-  cfg.quality = 80;  // Pillow's defaults
-  cfg.method = 4;
+  cfg.quality = 80;  // Pillow's defaults for animations
+  cfg.method = 0;
   const uint8_t* base = frames.data_ptr<uint8_t>();
   int timestamp = 0;
   for (int64_t i = 0; i < frames.size(0); ++i) {

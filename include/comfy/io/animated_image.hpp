@@ -1,7 +1,7 @@
 #pragma once
 // Animated GIF (giflib) and animated WebP (libwebp's WebPAnimEncoder) files, shaped the way VHS saves
 // them through Pillow (nodes-companions.md 6): one frame duration for all frames, a loop count
-// (0 = forever), GIF disposal 2, WebP lossless or quality 80 (method 4) with an optional EXIF block.
+// (0 = forever), GIF disposal 2, WebP lossless or quality 80 (method 0, key frames every 9..17 / 3..5 frames as Pillow sets them) with an optional EXIF block.
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
