@@ -374,3 +374,40 @@ TEST(CheckpointSave, WritesTheCheckpointLayoutWithMetadataAndLoadsBack) {
   auto again = load_checkpoint(out, cfg);
   EXPECT_EQ(again.model->family, "SD15");
 }
+
+// ---------------------------------------------------------------- instruct-pix2pix
+
+TEST(InstructPixToPix, ConcatLatentReachesAnEightChannelUNetAndTheOutputDependsOnTheImage) {
+  RuntimeConfig cfg;
+  auto ck = load_checkpoint(test::golden_root() / "nets" / "tiny-sd15.safetensors", cfg);
+  auto base = std::dynamic_pointer_cast<UNetModel>(ck.model->net);
+  ASSERT_TRUE(base);
+  UNetConfig uc = base->config();
+  uc.in_channels = 8;  // the SD1.5 instruct-pix2pix layout: noisy latent + image latent
+  RandomWeights w(5, at::kFloat);
+  auto ip2p = std::make_shared<Model>(*ck.model);
+  ip2p->net = std::make_shared<UNetModel>(uc, w);
+  auto run = [&](const at::Tensor& image) {
+    auto out = run_node("InstructPixToPixConditioning",
+                        {{"positive", Value(cond_of(32))}, {"negative", Value(cond_of(32, 1, 2))},
+                         {"vae", Value(ck.vae)}, {"pixels", Value(image)}})
+                   .values;
+    for (int i = 0; i < 2; ++i)
+      EXPECT_TRUE(out[size_t(i)].as<Conditioning>()->entries[0].extra.at("concat_latent_image").is_tensor());
+    auto latent = out[2].as<Latent>();
+    EXPECT_EQ(at::count_nonzero(latent->samples).item<int64_t>(), 0);
+    return run_node("KSampler", {{"model", Value(ip2p)}, {"seed", Value(int64_t(3))}, {"steps", Value(int64_t(2))},
+                                 {"cfg", Value(4.0)}, {"sampler_name", Value("euler")}, {"scheduler", Value("normal")},
+                                 {"positive", out[0]}, {"negative", out[1]}, {"latent_image", out[2]},
+                                 {"denoise", Value(1.0)}})
+        .values.at(0)
+        .as<Latent>()
+        ->samples;
+  };
+  at::manual_seed(9);
+  auto img = at::rand({1, 19, 21, 3});  // cropped to 16x16 (offsets 1, 2) before encoding
+  auto a = run(img), b = run(img), c = run(img.flip({2}));
+  EXPECT_EQ(a.size(1), 4);
+  EXPECT_TRUE(at::equal(a, b));
+  EXPECT_GT((a - c).abs().mean().item<double>(), 1e-4) << "the edit ignores the input image";
+}
