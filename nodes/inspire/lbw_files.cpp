@@ -106,13 +106,13 @@ NodeOutput load_lbw(const NodeInputs& in, ExecContext& ctx) {
   auto st = io::SafeTensors::open(path);
   const auto& md = st->metadata();
   auto lbw = std::make_shared<LbwModel>();
-  nlohmann::json blocks;
+  nlohmann::ordered_json blocks;  // keeps the saved order
   try {
-    blocks = nlohmann::json::parse(md.count("blocks") ? md.at("blocks") : "{}");
+    blocks = nlohmann::ordered_json::parse(md.count("blocks") ? md.at("blocks") : "{}");
   } catch (const nlohmann::json::exception&) {
     fail("lbw_model", "the LBW file's 'blocks' metadata is not JSON");
   }
-  auto tensor = [&](const nlohmann::json& v, const std::string& key) -> at::Tensor {
+  auto tensor = [&](const nlohmann::ordered_json& v, const std::string& key) -> at::Tensor {
     if (!v.is_string() || !st->contains(v.get<std::string>()))
       fail("lbw_model", "block '" + key + "' names a tensor the file does not hold");
     return st->get(v.get<std::string>()).to(at::kFloat).clone();
