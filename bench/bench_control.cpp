@@ -113,6 +113,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", o.help().c_str());
     return 0;
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // each figure as soon as it is measured
   at::set_num_threads(threads);
   std::printf("threads: %d\n", threads);
   if (!no_upscale) {

@@ -86,7 +86,9 @@ TensorMap esrgan_to_old_layout(const TensorMap& sd, const std::string& layout) {
   const int64_t U = 3 * max_up;
   static const std::regex block(R"(^(?:body|RRDB_trunk)\.(\d+)\.(?:rdb|RDB)(\d)\.conv(\d)\.(weight|bias)$)");
   TensorMap out;
-  for (const auto& [k, t] : sd) {
+  for (const auto& entry : sd) {
+    const std::string& k = entry.first;
+    const at::Tensor& t = entry.second;
     std::smatch mt;
     std::string nk;
     auto suffix = [&](const std::string& p) { return k.substr(p.size()); };

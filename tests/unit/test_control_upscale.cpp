@@ -374,3 +374,106 @@ TEST(CheckpointSave, WritesTheCheckpointLayoutWithMetadataAndLoadsBack) {
   auto again = load_checkpoint(out, cfg);
   EXPECT_EQ(again.model->family, "SD15");
 }
+
+// ---------------------------------------------------------------- instruct-pix2pix
+
+TEST(InstructPixToPix, ConcatLatentReachesAnEightChannelUNetAndTheOutputDependsOnTheImage) {
+  RuntimeConfig cfg;
+  auto ck = load_checkpoint(test::golden_root() / "nets" / "tiny-sd15.safetensors", cfg);
+  auto base = std::dynamic_pointer_cast<UNetModel>(ck.model->net);
+  ASSERT_TRUE(base);
+  UNetConfig uc = base->config();
+  uc.in_channels = 8;  // the SD1.5 instruct-pix2pix layout: noisy latent + image latent
+  RandomWeights w(5, at::kFloat);
+  auto ip2p = std::make_shared<Model>(*ck.model);
+  ip2p->net = std::make_shared<UNetModel>(uc, w);
+  auto run = [&](const at::Tensor& image) {
+    auto out = run_node("InstructPixToPixConditioning",
+                        {{"positive", Value(cond_of(32))}, {"negative", Value(cond_of(32, 1, 2))},
+                         {"vae", Value(ck.vae)}, {"pixels", Value(image)}})
+                   .values;
+    for (int i = 0; i < 2; ++i)
+      EXPECT_TRUE(out[size_t(i)].as<Conditioning>()->entries[0].extra.at("concat_latent_image").is_tensor());
+    auto latent = out[2].as<Latent>();
+    EXPECT_EQ(at::count_nonzero(latent->samples).item<int64_t>(), 0);
+    return run_node("KSampler", {{"model", Value(ip2p)}, {"seed", Value(int64_t(3))}, {"steps", Value(int64_t(2))},
+                                 {"cfg", Value(4.0)}, {"sampler_name", Value("euler")}, {"scheduler", Value("normal")},
+                                 {"positive", out[0]}, {"negative", out[1]}, {"latent_image", out[2]},
+                                 {"denoise", Value(1.0)}})
+        .values.at(0)
+        .as<Latent>()
+        ->samples;
+  };
+  at::manual_seed(9);
+  auto img = at::rand({1, 19, 21, 3});  // cropped to 16x16 (offsets 1, 2) before encoding
+  auto a = run(img), b = run(img), c = run(img.flip({2}));
+  EXPECT_EQ(a.size(1), 4);
+  EXPECT_TRUE(at::equal(a, b));
+  EXPECT_GT((a - c).abs().mean().item<double>(), 1e-4) << "the edit ignores the input image";
+}
+
+// ---------------------------------------------------------------- LoraSave
+
+TEST(LoraSave, ExtractsLowRankDifferencesAndFullDiffs) {
+  RuntimeConfig base_cfg;
+  auto ck = load_checkpoint(test::golden_root() / "nets" / "tiny-sd15.safetensors", base_cfg);
+  auto unet = std::dynamic_pointer_cast<UNetModel>(ck.model->net);
+  ASSERT_TRUE(unet);
+  // A difference model: zero everywhere but a rank-1 linear and a rank-1 3x3 conv (a b^T with b of
+  // constant magnitude and small a, so ComfyUI's 0.99-quantile clamp of U·S and Vh leaves the leading
+  // triplet intact and the reconstruction is exact up to fp16), and one bias.
+  at::manual_seed(4);
+  auto sign_vec = [](int64_t n) { return (at::randint(0, 2, {n}).to(at::kFloat) * 2 - 1) * 0.01; };
+  TensorMap diff;
+  for (const auto& [k, t] : unet->weights()) diff[k] = at::zeros_like(t);
+  const std::string lin = "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight";
+  const std::string conv = "input_blocks.3.0.in_layers.2.weight";
+  const std::string bias = "input_blocks.3.0.in_layers.2.bias";
+  diff[lin] = at::outer(at::randn({32}) * 0.05, sign_vec(32));
+  diff[conv] = at::outer(at::randn({64}) * 0.02, sign_vec(32 * 9)).reshape({64, 32, 3, 3});
+  diff[bias] = at::randn({64});
+  auto model = std::make_shared<Model>(*ck.model);
+  model->net = unet->with_weights(diff);
+
+  test::TempDir td;
+  RuntimeConfig cfg;
+  cfg.output_dir = td.path;
+  ExecContext ctx;
+  ctx.config = &cfg;
+  const NodeDef* def = Registry::global().find("LoraSave");
+  auto save = [&](const std::string& type) {
+    NodeInputs in;
+    in.values = {{"filename_prefix", Value("loras/x_" + type)}, {"rank", Value(int64_t(4))},
+                 {"lora_type", Value(type)}, {"bias_diff", Value(true)}, {"model_diff", Value(model)}};
+    def->execute(in, ctx);
+    return io::SafeTensors::open(td.path / "loras" / ("x_" + type + "_00001_.safetensors"));
+  };
+  auto std_file = save("standard");
+  auto up = [&](const std::string& k) { return std_file->get("diffusion_model." + k.substr(0, k.size() - 7) + ".lora_up.weight"); };
+  auto down = [&](const std::string& k) { return std_file->get("diffusion_model." + k.substr(0, k.size() - 7) + ".lora_down.weight"); };
+  EXPECT_EQ(std_file->info("diffusion_model." + lin.substr(0, lin.size() - 7) + ".lora_up.weight").dtype, "F16");
+  EXPECT_EQ(up(conv).sizes(), (std::vector<int64_t>{64, 4, 1, 1}));
+  EXPECT_EQ(down(conv).sizes(), (std::vector<int64_t>{4, 32, 3, 3}));
+  auto rel = [](const at::Tensor& a, const at::Tensor& b) { return ((a - b).norm() / b.norm()).item<double>(); };
+  // up @ down reproduces the low-rank differences (fp16 factors)
+  EXPECT_LT(rel(at::matmul(up(lin).to(at::kFloat), down(lin).to(at::kFloat)), diff[lin]), 5e-3);
+  EXPECT_LT(rel(at::matmul(up(conv).to(at::kFloat).flatten(1), down(conv).to(at::kFloat).flatten(1)).view({64, 32, 3, 3}),
+                diff[conv]),
+            5e-3);
+  EXPECT_TRUE(at::equal(std_file->get("diffusion_model." + bias.substr(0, bias.size() - 5) + ".diff_b"),
+                        diff[bias].to(at::kHalf)));
+  // norms (1-D weights) go out as .diff
+  EXPECT_TRUE(std_file->contains("diffusion_model.out.0.diff"));
+
+  auto full_file = save("full_diff");
+  EXPECT_TRUE(at::equal(full_file->get("diffusion_model." + conv.substr(0, conv.size() - 7) + ".diff"),
+                        diff[conv].to(at::kHalf)));
+  EXPECT_FALSE(full_file->contains("diffusion_model." + lin.substr(0, lin.size() - 7) + ".lora_up.weight"));
+
+  // Nothing connected: nothing written.
+  NodeInputs none;
+  none.values = {{"filename_prefix", Value("loras/none")}, {"rank", Value(int64_t(4))},
+                 {"lora_type", Value("standard")}, {"bias_diff", Value(true)}};
+  def->execute(none, ctx);
+  EXPECT_FALSE(fs::exists(td.path / "loras" / "none_00001_.safetensors"));
+}
