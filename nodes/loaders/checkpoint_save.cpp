@@ -9,6 +9,7 @@
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
+#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/clip.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
@@ -20,7 +21,7 @@ namespace {
 // model.diffusion_model.* / cond_stage_model.transformer.* / first_stage_model.* (SD1.x layout).
 std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const Clip* clip, const Vae* vae) {
   std::map<std::string, at::Tensor> sd;
-  auto unet = std::dynamic_pointer_cast<const UNetModel>(model.net);
+  auto unet = resolve_unet(model.net);  // a merged model: its pending patches applied
   if (!unet) fail("model", "only UNet models can be saved (this MODEL is " + model.family + ")");
   for (const auto& [k, t] : unet->weights()) sd["model.diffusion_model." + k] = t;
   if (clip) {
