@@ -27,13 +27,33 @@ add_library(utf8proc::utf8proc UNKNOWN IMPORTED)
 set_target_properties(utf8proc::utf8proc PROPERTIES IMPORTED_LOCATION ${UTF8PROC_LIBRARY}
                       INTERFACE_INCLUDE_DIRECTORIES ${UTF8PROC_INCLUDE_DIR})
 
+# libyaml (wildcard .yaml files; the C parser PyYAML wraps); plain find_* so a bare prefix works.
+find_path(YAML_INCLUDE_DIR yaml.h)
+find_library(YAML_LIBRARY NAMES yaml)
+if(NOT YAML_INCLUDE_DIR OR NOT YAML_LIBRARY)
+  message(FATAL_ERROR "libyaml not found: install libyaml-dev (scripts/setup.sh does)")
+endif()
+add_library(yaml::yaml UNKNOWN IMPORTED)
+set_target_properties(yaml::yaml PROPERTIES IMPORTED_LOCATION ${YAML_LIBRARY} INTERFACE_INCLUDE_DIRECTORIES ${YAML_INCLUDE_DIR})
+# giflib and libwebp (+ its mux library) write VHS_VideoCombine's animated GIF / WebP files.
+find_package(GIF REQUIRED)
+find_path(WEBP_INCLUDE_DIR webp/mux.h)
+find_library(WEBP_LIBRARY NAMES webp)
+find_library(WEBPMUX_LIBRARY NAMES webpmux)
+if(NOT WEBP_INCLUDE_DIR OR NOT WEBP_LIBRARY OR NOT WEBPMUX_LIBRARY)
+  message(FATAL_ERROR "libwebp not found: install libwebp-dev (scripts/setup.sh does)")
+endif()
+add_library(webp::webp INTERFACE IMPORTED)
+set_target_properties(webp::webp PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${WEBP_INCLUDE_DIR}
+                      INTERFACE_LINK_LIBRARIES "${WEBPMUX_LIBRARY};${WEBP_LIBRARY}")
+
 add_library(comfy_deps INTERFACE)
 # libstdc++ first: PyTorch's pip wheels export their own (partial) copies of std::filesystem symbols
 # from libtorch.so; listing libstdc++ before libtorch makes the dynamic linker bind to the real ones
 # (std::filesystem::remove_all jumped to address 0 otherwise).
 # TORCH_LIBRARIES carries the right CXX11 ABI flag and CUDA libs when present.
 target_link_libraries(comfy_deps INTERFACE stdc++ ${TORCH_LIBRARIES} nlohmann_json::nlohmann_json spdlog::spdlog
-                      cxxopts::cxxopts utf8proc::utf8proc PNG::PNG JPEG::JPEG ZLIB::ZLIB Threads::Threads)
+                      cxxopts::cxxopts utf8proc::utf8proc yaml::yaml PNG::PNG JPEG::JPEG ZLIB::ZLIB GIF::GIF webp::webp Threads::Threads)
 target_compile_options(comfy_deps INTERFACE ${TORCH_CXX_FLAGS})
 if(TORCH_CUDA_LIBRARIES OR CUDA_FOUND OR TARGET torch_cuda)
   target_compile_definitions(comfy_deps INTERFACE COMFY_WITH_CUDA=1)

@@ -7,5 +7,6 @@ mkdir -p .debs
 cd .debs
 apt-get download nlohmann-json3-dev libcxxopts-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9 \
   libgtest-dev libgmock-dev googletest libpng-dev libpng16-16 libjpeg-dev libjpeg62-turbo-dev libjpeg62-turbo \
-  zlib1g-dev libutf8proc-dev libutf8proc2 2>&1 | tail -1
+  zlib1g-dev libutf8proc-dev libutf8proc2 libyaml-dev libyaml-0-2 libgif-dev libgif7 libwebp-dev libwebp7 \
+  libwebpmux3 libwebpdemux2 2>&1 | tail -1
 ls

@@ -2,7 +2,7 @@
 # The checks to run on a lent GPU machine (see scripts/gpu-build.sh): build against Python torch's
 # libtorch, run the CPU suites on that build, the golden sampling/network cases on CUDA, the live
 # CUDA-randn comparison, and an SD1.5-size fp16 txt2img timing with peak GPU memory.
-# Expects .debs/ (scripts/fetch-debs.sh) and a copy of ../shared/golden in .golden/ (+ .golden/tokenizers/sd1).
+# Expects .debs/ (scripts/fetch-debs.sh) and a copy of ../shared/golden in .golden/.
 # Logs go to $OUT (or ./gpu-check-out).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,6 @@ B=build-cuda
 scripts/gpu-build.sh "$B" > "$OUT/build.log" 2>&1 || { tail -60 "$OUT/build.log"; exit 1; }
 export LD_LIBRARY_PATH=/tmp/comfy-deps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
 export COMFY_NATIVE_GOLDEN_DIR="$PWD/.golden"
-mkdir -p "$B/share/comfy-native/tokenizers" && cp -r .golden/tokenizers/sd1 "$B/share/comfy-native/tokenizers/"
 summ() { grep -E "^\[  (PASSED|FAILED)  \]|golden .* summary|tests? ran" "$1" | head -40; }
 echo "== unit (CPU + live CUDA checks)"; timeout 150 "$B/tests/test_unit" --gtest_filter="${GPU_CHECK_UNIT_FILTER:-*}" > "$OUT/unit.log" 2>&1; summ "$OUT/unit.log"
 [[ "${GPU_CHECK_CPU_GOLDEN:-0}" == 1 ]] && echo "== golden (CPU)" && timeout 150 "$B/tests/test_golden" > "$OUT/golden_cpu.log" 2>&1 && summ "$OUT/golden_cpu.log"

@@ -11,7 +11,10 @@ PACKAGES=(
   nlohmann-json3-dev libcxxopts-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev
   libpng-dev libjpeg-dev zlib1g-dev
+  libgif-dev libwebp-dev                     # VHS_VideoCombine: animated GIF / WebP
+  ffmpeg webp python3-pil                    # VHS video formats; tests decode our videos (ffprobe, webpmux, PIL)
   libutf8proc-dev                            # Unicode tables for the CLIP tokenizer
+  libyaml-dev                                # wildcard .yaml files (Impact wildcards)
   python3-torch python3-numpy                # tests: torch.load reads our .pt files; bench baseline
   clang libclang-rt-14-dev                   # libFuzzer targets
 )
@@ -33,8 +36,3 @@ BUILD_DIR="${BUILD_DIR:-build}"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 
-# The CLIP BPE vocabulary is not committed: install it from ../shared into the build's share folder.
-if [[ -d ../shared/tokenizers/sd1 ]]; then
-  mkdir -p "$BUILD_DIR/share/comfy-native/tokenizers"
-  cp -r ../shared/tokenizers/sd1 "$BUILD_DIR/share/comfy-native/tokenizers/"
-fi

@@ -1,7 +1,7 @@
 // ControlNetLoader, DiffControlNetLoader — "Load ControlNet Model" (nodes-control-upscale.md 1.1, 1.2).
 #include "comfy/core/node.hpp"
-#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/controlnet.hpp"
+#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/unet.hpp"
 #include "loaders/model_file_input.hpp"
 
@@ -38,7 +38,7 @@ void register_diff_controlnet_loader(Registry& r) {
       .output("CONTROL_NET");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            auto model = in.obj<Model>("model");
-           auto unet = resolve_unet(model->net);  // a merged model: its pending patches applied
+           auto unet = resolve_unet(model->net);
            if (!unet) fail("model", "DiffControlNetLoader needs a UNet model (found " + model->family + ")");
            return load(in, ctx, &unet->weights());
          }});

@@ -9,8 +9,8 @@
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
-#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/clip.hpp"
+#include "comfy/models/model_patcher.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
 
@@ -19,9 +19,12 @@ namespace comfy {
 namespace {
 
 // model.diffusion_model.* / cond_stage_model.transformer.* / first_stage_model.* (SD1.x layout).
-std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const Clip* clip, const Vae* vae) {
+// CLIP weights go out in ComfyUI's text_encoder_dtype (fp16; our encoder holds fp16-rounded values in
+// fp32 for compute) unless --fp32-text-enc kept the file's values.
+std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const Clip* clip, const Vae* vae,
+                                                     bool clip_fp32) {
   std::map<std::string, at::Tensor> sd;
-  auto unet = resolve_unet(model.net);  // a merged model: its pending patches applied
+  auto unet = resolve_unet(model.net);  // merges and other pending patches applied (load_models_gpu)
   if (!unet) fail("model", "only UNet models can be saved (this MODEL is " + model.family + ")");
   for (const auto& [k, t] : unet->weights()) sd["model.diffusion_model." + k] = t;
   if (clip) {
@@ -29,7 +32,8 @@ std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const C
     if (!w) fail("clip", "this CLIP cannot be saved (no checkpoint weights)");
     // process_clip_state_dict_for_saving (SD1.5): text_projection and logit_scale are dropped
     for (const auto& [k, t] : *w)
-      if (k != "text_projection.weight" && k != "logit_scale") sd["cond_stage_model.transformer." + k] = t;
+      if (k != "text_projection.weight" && k != "logit_scale")
+        sd["cond_stage_model.transformer." + k] = clip_fp32 || !t.is_floating_point() ? t : t.to(at::kHalf);
   }
   if (vae) {
     auto net = std::dynamic_pointer_cast<const AutoencoderKL>(vae->net);
@@ -72,7 +76,7 @@ void register_checkpoint_save(Registry& r) {
            auto model = in.obj<Model>("model");
            auto clip = in.obj<Clip>("clip");
            auto vae = in.obj<Vae>("vae");
-           auto sd = checkpoint_tensors(*model, clip.get(), vae.get());
+           auto sd = checkpoint_tensors(*model, clip.get(), vae.get(), ctx.cfg().text_encoder_fp32);
            if (model->sampling && model->sampling->prediction == Prediction::V_PREDICTION) sd["v_pred"] = at::empty({0});
            auto target = io::resolve_output_target(ctx.cfg().output_dir, in.str("filename_prefix"));
            std::map<std::string, io::TensorDecl> decls;

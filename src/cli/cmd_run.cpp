@@ -14,6 +14,7 @@
 #include "cli/progress.hpp"
 #include "comfy/exec/executor.hpp"
 #include "comfy/graph/validate.hpp"
+#include "comfy/prompt/wildcards.hpp"
 
 namespace comfy::cli {
 
@@ -27,11 +28,13 @@ struct RunOptions {
   std::string shard;                     // "K/N"
   std::string output_dir = "output";
   std::vector<std::string> models_dirs;
+  std::vector<std::string> wildcards_dirs;
   std::string extra_model_paths;
   std::string input_dir = "input";
   std::string device = "cpu";
   std::string dtype;                     // fp32 | fp16 | bf16; "" = per-device default
   bool fp32_text_enc = false;
+  std::string tokenizer_dir;
   std::string dump_progress;
   bool json = false;
   bool quiet = false;
@@ -107,6 +110,7 @@ int run(const RunOptions& o) {
   cfg.output_dir = o.output_dir;
   cfg.input_dir = o.input_dir;
   for (auto& m : o.models_dirs) cfg.models_dirs.push_back(m);
+  wildcards::set_extra_dirs({o.wildcards_dirs.begin(), o.wildcards_dirs.end()});
   if (!o.extra_model_paths.empty()) cfg.extra_model_paths = o.extra_model_paths;
   if (!o.dump_progress.empty()) cfg.dump_progress_dir = o.dump_progress;
   try {
@@ -116,6 +120,7 @@ int run(const RunOptions& o) {
   }
   if (cfg.device.is_cuda() && !at::hasCUDA()) throw UsageError("--device " + o.device + ": this build has no CUDA support");
   cfg.text_encoder_fp32 = o.fp32_text_enc;
+  if (!o.tokenizer_dir.empty()) cfg.tokenizer_dir = o.tokenizer_dir;
   if (o.dtype == "fp32") cfg.dtype = at::kFloat;
   else if (o.dtype == "fp16") cfg.dtype = at::kHalf;
   else if (o.dtype == "bf16") cfg.dtype = at::kBFloat16;
@@ -254,12 +259,16 @@ int cmd_run(int argc, char** argv) {
       ("shard", "K/N: run only every N-th seed of --seeds starting with the K-th (K counts from 0)", cxxopts::value(o.shard))
       ("output-dir", "where output nodes write", cxxopts::value(o.output_dir)->default_value(o.output_dir))
       ("models-dir", "a folder laid out like ComfyUI's models/; repeatable", cxxopts::value(o.models_dirs))
+      ("wildcards-dir", "a folder of Impact wildcard files (.txt, .yaml), read after Impact's own folders; repeatable",
+       cxxopts::value(o.wildcards_dirs))
       ("extra-model-paths", "ComfyUI's extra_model_paths.yaml", cxxopts::value(o.extra_model_paths))
       ("input-dir", "where LoadImage / LoadLatent read", cxxopts::value(o.input_dir)->default_value(o.input_dir))
       ("device", "cpu, cuda or cuda:N", cxxopts::value(o.device)->default_value(o.device))
       ("dtype", "fp32, fp16 or bf16 (default: per device)", cxxopts::value(o.dtype))
       ("fp32-text-enc", "keep the text encoder's weights in float32 (ComfyUI's default, like this one's, rounds them to float16)",
        cxxopts::value(o.fp32_text_enc))
+      ("tokenizer-dir", "a folder with the CLIP vocabulary (vocab.json + merges.txt) to use instead of the built-in one",
+       cxxopts::value(o.tokenizer_dir))
       ("dump-progress", "folder for the progress latents of the Progress sampler nodes", cxxopts::value(o.dump_progress))
       ("json", "print ComfyUI's execution events as JSON lines on stdout", cxxopts::value(o.json))
       ("quiet", "no progress bar, warnings or summary lines (errors only)", cxxopts::value(o.quiet))

@@ -397,6 +397,10 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
             lists.push_back({spec.name, {constant_value(v, &spec)}});
           }
         }
+        if (schema.accepts_undeclared_inputs)
+          for (auto it = ins.begin(); it != ins.end(); ++it)
+            if (!schema.find_input(it.key()) && !is_link(it.value()))
+              lists.push_back({it.key(), {constant_value(it.value(), nullptr)}});
         ExecContext ctx;
         ctx.node_id = n.id;
         ctx.class_type = schema.class_type;

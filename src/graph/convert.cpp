@@ -336,7 +336,7 @@ class Converter {
     // forceInput migration: values saved by frontends that still had widgets for forceInput inputs.
     bool any_force = std::any_of(schema.inputs.begin(), schema.inputs.end(), [](const InputSpec& i) { return i.force_input; });
     if (any_force) {
-      auto full = widget_layout(schema, true);
+      auto full = widget_layout(schema, n.widgets_values, true);
       if (vals.size() == full.size() && full.size() != layout.size()) {
         std::vector<ojson> kept;
         for (size_t k = 0; k < full.size(); ++k)
@@ -370,7 +370,7 @@ class Converter {
     const NodeDef* def = reg_.find(n.type);
     ojson inputs = ojson::object();
     if (def) {
-      auto layout = widget_layout(def->schema);
+      auto layout = widget_layout(def->schema, n.widgets_values);
       auto vals = widget_values(n, def->schema, layout, exec_id);
       for (size_t k = 0; k < layout.size(); ++k)
         if (layout[k].kind == WidgetSlot::Value) inputs[layout[k].name] = serialize(vals[k], layout[k].spec, exec_id);

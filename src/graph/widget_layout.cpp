@@ -32,6 +32,30 @@ std::vector<WidgetSlot> widget_layout(const NodeSchema& schema, bool include_for
   return out;
 }
 
+// The editor's layout for a saved node: the schema's widgets, plus the widgets a combo's saved value
+// brings along (VHS's format widgets), inserted after that combo's slot.
+std::vector<WidgetSlot> widget_layout(const NodeSchema& schema, const nlohmann::ordered_json& widgets_values,
+                                      bool include_force_input) {
+  auto base = widget_layout(schema, include_force_input);
+  if (schema.choice_widgets.empty()) return base;
+  std::vector<WidgetSlot> out;
+  for (auto& slot : base) {
+    out.push_back(slot);
+    if (slot.kind != WidgetSlot::Value) continue;
+    auto cw = schema.choice_widgets.find(slot.name);
+    if (cw == schema.choice_widgets.end()) continue;
+    nlohmann::ordered_json chosen;
+    if (widgets_values.is_object() && widgets_values.contains(slot.name)) chosen = widgets_values[slot.name];
+    else if (widgets_values.is_array() && out.size() <= widgets_values.size()) chosen = widgets_values[out.size() - 1];
+    else if (slot.spec && !slot.spec->default_value.is_null()) chosen = slot.spec->default_value;
+    if (!chosen.is_string()) continue;
+    auto extra = cw->second.find(chosen.get<std::string>());
+    if (extra == cw->second.end()) continue;
+    for (auto& in : extra->second) out.push_back({WidgetSlot::Value, in.name, &in});
+  }
+  return out;
+}
+
 namespace ui {
 ojson widget_default(const InputSpec& in) {
   if (!in.default_value.is_null()) return ojson(in.default_value);

@@ -279,7 +279,7 @@ struct ShapesNet : DiffusionNet {
 };
 
 struct ShapesTextEncoder : TextEncoder {
-  std::vector<CondEntry> encode(const std::string& text, int64_t) override {
+  std::vector<CondEntry> encode(const std::string& text, std::optional<int64_t>) override {
     CondEntry e;
     e.cross_attn = encode_prompt(text).view({1, 1, -1});
     return {e};

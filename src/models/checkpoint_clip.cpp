@@ -1,6 +1,7 @@
 #include "comfy/models/checkpoint_clip.hpp"
 
 #include "comfy/core/error.hpp"
+#include "comfy/models/family_clip.hpp"
 
 namespace comfy {
 
@@ -10,6 +11,15 @@ TensorMap under(const TensorMap& sd, const std::string& prefix) {
   for (auto it = sd.lower_bound(prefix); it != sd.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
     out.emplace(it->first.substr(prefix.size()), it->second);
   return out;
+}
+
+// The first prefix that holds a text tower (supported_models.*.process_clip_state_dict prefixes).
+TensorMap tower(const TensorMap& sd, std::initializer_list<const char*> prefixes) {
+  for (const char* p : prefixes) {
+    auto t = clip_text_tensors(under(sd, p));
+    if (!t.empty()) return t;
+  }
+  return {};
 }
 }  // namespace
 
@@ -21,9 +31,24 @@ std::shared_ptr<Clip> load_checkpoint_clip(const TensorMap& state_dict, ClipKind
       if (te.empty()) return nullptr;
       return load_sd1_clip(te, cfg, what);
     }
-    default:
-      throw Error("invalid_checkpoint", "the text encoders of " + what + " are not supported yet");
+    case ClipKind::SD2: {
+      auto h = tower(state_dict, {"cond_stage_model.model.", "conditioner.embedders.0.model."});
+      if (h.empty()) return nullptr;
+      return load_family_clip(ClipFamily::SD2, {}, h, cfg, what);
+    }
+    case ClipKind::SDXL: {
+      auto l = tower(state_dict, {"conditioner.embedders.0.transformer."});
+      auto g = tower(state_dict, {"conditioner.embedders.1.model."});
+      if (l.empty() && g.empty()) return nullptr;
+      return load_family_clip(ClipFamily::SDXL, l, g, cfg, what);
+    }
+    case ClipKind::SDXLRefiner: {
+      auto g = tower(state_dict, {"conditioner.embedders.0.model."});
+      if (g.empty()) return nullptr;
+      return load_family_clip(ClipFamily::SDXLRefiner, {}, g, cfg, what);
+    }
   }
+  throw Error("invalid_checkpoint", "unknown text-encoder kind for " + what);
 }
 
 }  // namespace comfy

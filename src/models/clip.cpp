@@ -44,6 +44,11 @@ ClipTextConfig ClipTextConfig::detect(const TensorMap& t) {
     throw Error("invalid_checkpoint", "CLIP text model: no contiguous encoder.layers.N");
   c.intermediate = shape("encoder.layers.0.mlp.fc1.weight")[0];
   c.heads = c.hidden % 64 == 0 ? c.hidden / 64 : (c.hidden % 16 == 0 ? c.hidden / 16 : 1);
+  if (auto it = t.find("text_projection.weight"); it != t.end()) {
+    if (it->second.dim() != 2 || it->second.size(1) != c.hidden)
+      throw Error("invalid_checkpoint", "CLIP text model: text_projection.weight is not [P, " + std::to_string(c.hidden) + "]");
+    c.projection = it->second.size(0);
+  }
   return c;
 }
 
@@ -75,12 +80,14 @@ ClipTextModel::ClipTextModel(const ClipTextConfig& config, WeightSource& w) : co
   }
   final_ln_w_ = w.get("final_layer_norm.weight", {C});
   final_ln_b_ = w.get("final_layer_norm.bias", {C});
+  if (config.projection > 0) text_projection_ = w.get("text_projection.weight", {config.projection, C});
   weights_ = w.taken();
 }
 
 std::shared_ptr<ClipTextModel> ClipTextModel::load(const TensorMap& tensors, c10::Device device, const std::string& what,
-                                                   c10::ScalarType storage) {
+                                                   c10::ScalarType storage, ClipActivation activation) {
   auto config = ClipTextConfig::detect(tensors);
+  config.activation = activation;
   TensorMap stored = tensors;  // handles; only weights in another floating dtype are converted
   if (storage != at::kFloat)
     for (auto& [k, t] : stored)
@@ -149,9 +156,9 @@ ClipTextModel::Output ClipTextModel::forward(const at::Tensor& embeds, std::opti
     sim = sim.softmax(-1);
     at::Tensor a = at::bmm(sim, v).reshape({B, H, T, D}).permute({0, 2, 1, 3}).reshape({B, T, C});
     x = x + at::linear(a, L.out_w, L.out_b);
-    // MLP with quick_gelu
+    // MLP: quick_gelu (CLIP-L) or exact gelu (OpenCLIP)
     h = at::linear(at::layer_norm(x, {C}, L.ln2_w, L.ln2_b, eps), L.fc1_w, L.fc1_b);  // [B, T, I]
-    h = h * at::sigmoid(1.702 * h);
+    h = config_.activation == ClipActivation::Gelu ? at::gelu(h) : h * at::sigmoid(1.702 * h);
     x = x + at::linear(h, L.fc2_w, L.fc2_b);                                           // [B, T, C]
     if (hook) hook("encoder.layers." + std::to_string(i), x);
     if (inter_idx && i == *inter_idx) intermediate = x.clone();
@@ -167,6 +174,7 @@ ClipTextModel::Output ClipTextModel::forward(const at::Tensor& embeds, std::opti
   at::Tensor rows = at::arange(B, at::TensorOptions().dtype(at::kLong).device(device()));
   at::Tensor cols = at::tensor(pooled_positions, at::TensorOptions().dtype(at::kLong)).to(device());
   out.pooled = out.last.index({rows, cols});  // [B, C]
+  out.projected = text_projection_.defined() ? at::linear(out.pooled, text_projection_) : out.pooled;  // [B, P]
   return out;
 }
 
@@ -200,95 +208,22 @@ const Sd1Tokenizer& Sd1ClipEncoder::tokenizer() {
 
 std::vector<TokenChunk> Sd1ClipEncoder::tokenize(const std::string& text) { return tokenizer().tokenize_with_weights(text); }
 
-Sd1ClipEncoder::Encoded Sd1ClipEncoder::encode_token_weights(const std::vector<TokenChunk>& chunks, int64_t layer_idx) const {
-  const int64_t C = model_->config().hidden;
-  const int64_t end = ClipBpe::kEndToken, start = ClipBpe::kStartToken, pad = ClipBpe::kEndToken;
-  bool has_weights = false;
-  size_t max_len = 0;
-  for (const auto& ch : chunks) {
-    max_len = std::max(max_len, ch.size());
-    for (const auto& t : ch) has_weights = has_weights || t.weight != 1.0;
-  }
-  const size_t sections = chunks.size();
-
-  // process_tokens: ids -> embeddings, textual-inversion vectors put in their slots. A vector of the
-  // wrong width is dropped (with ComfyUI's warning) and the row is padded at the end instead.
-  std::vector<at::Tensor> rows;
-  std::vector<int64_t> pooled_pos;
-  auto add_row = [&](const TokenChunk& ch) {
-    std::vector<int64_t> ids;
-    std::vector<std::pair<size_t, at::Tensor>> embeds;
-    size_t dropped = 0;
-    for (const auto& t : ch) {
-      if (t.embedding.defined()) {
-        at::Tensor e = t.embedding.reshape({-1});
-        if (e.size(0) != C) {
-          spdlog::warn("WARNING: shape mismatch when trying to apply embedding, embedding will be ignored {} != {}",
-                       e.size(0), C);
-          ++dropped;
-          continue;
-        }
-        embeds.emplace_back(ids.size(), e);
-        ids.push_back(0);  // placeholder, overwritten below
-      } else {
-        ids.push_back(t.id);
-      }
-    }
-    for (size_t k = 0; k < dropped; ++k) ids.push_back(pad);
-    int64_t first_end = static_cast<int64_t>(ids.size()) - 1;
-    std::vector<bool> is_embed(ids.size(), false);
-    for (const auto& e : embeds) is_embed[e.first] = true;
-    for (size_t j = 0; j < ids.size(); ++j)
-      if (!is_embed[j] && ids[j] == end) {
-        first_end = static_cast<int64_t>(j);
-        break;
-      }
-    at::Tensor row = model_->embed_tokens(at::tensor(ids, at::kLong).unsqueeze(0));  // [1, T, C]
-    for (const auto& [pos, e] : embeds) row[0][static_cast<int64_t>(pos)].copy_(e.to(row.device(), at::kFloat));
-    rows.push_back(row);
-    pooled_pos.push_back(first_end);
-  };
-  for (const auto& ch : chunks) add_row(ch);
-  if (has_weights || sections == 0) {  // gen_empty_tokens: [start, end, pad, ...]
-    TokenChunk empty;
-    for (size_t j = 0; j < std::max<size_t>(max_len, 2); ++j) {
-      PromptToken t;
-      t.id = j == 0 ? start : (j == 1 ? end : pad);
-      empty.push_back(t);
-    }
-    add_row(empty);
-  }
-
-  // set_clip_options({"layer": layer_idx}): |layer_idx| beyond the layer count means "last"
-  const int64_t L = model_->config().layers;
-  const bool use_hidden = std::llabs(layer_idx) <= L;
-  auto out = model_->forward(at::cat(rows, 0), use_hidden ? std::optional<int64_t>(layer_idx) : std::nullopt,
-                             /*final_layer_norm_intermediate=*/true, pooled_pos);
-  at::Tensor z_all = use_hidden ? out.intermediate : out.last;  // [B, T, C]
-
-  std::vector<at::Tensor> parts;
-  for (size_t k = 0; k < sections; ++k) {
-    at::Tensor z = z_all[static_cast<int64_t>(k)];  // [T, C]
-    if (has_weights) {
-      // z = (z - z_empty) * w + z_empty where w != 1 (w rounded to float32, as a Python scalar is)
-      at::Tensor z_empty = z_all[-1];
-      const auto& ch = chunks[k];
-      std::vector<double> w(ch.size());
-      for (size_t j = 0; j < ch.size(); ++j) w[j] = ch[j].weight;
-      at::Tensor wd = at::tensor(w, at::kDouble).unsqueeze(1);       // [T, 1]
-      at::Tensor mask = wd.ne(1.0).to(z.device());                   // compared in double, as Python does
-      at::Tensor wt = wd.to(at::kFloat).to(z.device());
-      z = at::where(mask, (z - z_empty) * wt + z_empty, z);
-    }
-    parts.push_back(z.unsqueeze(0));
-  }
-  Encoded e;
-  e.cond = (parts.empty() ? z_all.slice(0, -1) : at::cat(parts, 1)).to(at::kCPU, at::kFloat);  // [1, 77n, C]
-  e.pooled = out.pooled.slice(0, 0, 1).to(at::kCPU, at::kFloat);                                // [1, C]
-  return e;
+Sd1ClipEncoder::Encoded Sd1ClipEncoder::encode_token_weights(const std::vector<TokenChunk>& chunks,
+                                                             std::optional<int64_t> layer_idx) const {
+  return encode_clip_chunks(*model_, chunks, ClipEncoderOptions{}, layer_idx);  // SD1: pad 49407, "last", unprojected
 }
 
-std::vector<CondEntry> Sd1ClipEncoder::encode(const std::string& text, int64_t layer_idx) {
+std::vector<CondEntry> Sd1ClipEncoder::encode_sets(const TokenSets& tokens, std::optional<int64_t> layer_idx) {
+  auto it = tokens.find("l");
+  if (it == tokens.end()) throw Error("KeyError", "'l' (the SD1 CLIP encodes the \"l\" tokens only)");
+  auto enc = encode_token_weights(it->second, layer_idx);
+  CondEntry entry;
+  entry.cross_attn = enc.cond;
+  entry.pooled_output = enc.pooled;
+  return {entry};
+}
+
+std::vector<CondEntry> Sd1ClipEncoder::encode(const std::string& text, std::optional<int64_t> layer_idx) {
   auto enc = encode_token_weights(tokenize(text), layer_idx);
   CondEntry entry;
   entry.cross_attn = enc.cond;

@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 #include <utf8proc.h>
-#include <unistd.h>
 
 #include <climits>
 #include <cstdlib>
@@ -12,7 +11,6 @@
 #include <mutex>
 #include <sstream>
 
-#include "comfy/build_config.hpp"
 #include "comfy/core/error.hpp"
 #include "comfy/core/runtime.hpp"
 #include "comfy/io/files.hpp"
@@ -334,21 +332,26 @@ std::vector<int64_t> ClipBpe::encode_plain(const std::string& text) const {
 }
 
 std::shared_ptr<const ClipBpe> ClipBpe::load(const fs::path& dir) {
-  auto bpe = std::make_shared<ClipBpe>();
   const fs::path vocab_path = dir / "vocab.json", merges_path = dir / "merges.txt";
   for (const auto& p : {vocab_path, merges_path})
     if (!fs::is_regular_file(p)) throw Error("file_not_found", "CLIP tokenizer file not found: " + p.string());
+  return parse(io::read_file(vocab_path), io::read_file(merges_path), dir.string());
+}
+
+std::shared_ptr<const ClipBpe> ClipBpe::parse(std::string_view vocab_json, std::string_view merges_txt,
+                                              const std::string& what) {
+  auto bpe = std::make_shared<ClipBpe>();
   nlohmann::json vocab;
   try {
-    vocab = nlohmann::json::parse(io::read_file(vocab_path));
+    vocab = nlohmann::json::parse(vocab_json.begin(), vocab_json.end());
   } catch (const nlohmann::json::exception& e) {
-    throw Error("invalid_tokenizer", "cannot parse " + vocab_path.string() + ": " + e.what());
+    throw Error("invalid_tokenizer", "cannot parse vocab.json of " + what + ": " + e.what());
   }
-  if (!vocab.is_object()) throw Error("invalid_tokenizer", vocab_path.string() + " is not a JSON object");
+  if (!vocab.is_object()) throw Error("invalid_tokenizer", "vocab.json of " + what + " is not a JSON object");
   for (auto it = vocab.begin(); it != vocab.end(); ++it) bpe->vocab_[it.key()] = it.value().get<int64_t>();
 
   // transformers reads lines 1 .. 49152-256-2 of merges.txt (the first line is the version header).
-  std::istringstream merges(io::read_file(merges_path));
+  std::istringstream merges{std::string(merges_txt)};
   std::string line;
   std::getline(merges, line);
   constexpr int kMerges = 49152 - 256 - 2;
@@ -360,42 +363,29 @@ std::shared_ptr<const ClipBpe> ClipBpe::load(const fs::path& dir) {
     bpe->merge_rank_.emplace(line, rank++);
   }
   if (!bpe->vocab_.count("<|startoftext|>") || !bpe->vocab_.count("<|endoftext|>"))
-    throw Error("invalid_tokenizer", vocab_path.string() + " lacks the CLIP special tokens");
+    throw Error("invalid_tokenizer", "vocab.json of " + what + " lacks the CLIP special tokens");
   return bpe;
 }
 
-fs::path ClipBpe::find_sd1_dir(const RuntimeConfig& cfg) {
-  std::vector<fs::path> tried;
-  auto ok = [](const fs::path& d) { return fs::is_regular_file(d / "vocab.json") && fs::is_regular_file(d / "merges.txt"); };
-  if (cfg.tokenizer_dir) {
-    tried.push_back(*cfg.tokenizer_dir);
-    tried.push_back(*cfg.tokenizer_dir / "sd1");
-  }
-  for (const auto& m : cfg.models_dirs) tried.push_back(m / "tokenizers" / "sd1");
-  tried.push_back(fs::path(build_config::kBinaryDir) / "share" / "comfy-native" / "tokenizers" / "sd1");
-  // next to an installed binary: <prefix>/bin/comfy-native -> <prefix>/share/comfy-native
-  char exe[4096];
-  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n > 0) {
-    exe[n] = 0;
-    tried.push_back(fs::path(exe).parent_path().parent_path() / "share" / "comfy-native" / "tokenizers" / "sd1");
-  }
-  tried.push_back(fs::path(build_config::kShareDir) / "tokenizers" / "sd1");
-  for (const auto& d : tried)
-    if (ok(d)) return d;
-  std::string where;
-  for (const auto& d : tried) where += "\n  " + d.string();
-  throw Error("file_not_found",
-              "CLIP vocabulary (vocab.json + merges.txt) not found; looked in:" + where +
-                  "\n(scripts/setup.sh installs it into the build's share folder; or pass --tokenizer-dir)");
+std::shared_ptr<const ClipBpe> ClipBpe::embedded() {
+  static const std::shared_ptr<const ClipBpe> bpe =
+      parse(embedded_vocab_json(), embedded_merges_txt(), "the built-in CLIP vocabulary");
+  return bpe;
 }
 
 std::shared_ptr<const ClipBpe> ClipBpe::sd1(const RuntimeConfig& cfg) {
+  if (!cfg.tokenizer_dir) return embedded();
+  auto ok = [](const fs::path& d) { return fs::is_regular_file(d / "vocab.json") && fs::is_regular_file(d / "merges.txt"); };
+  fs::path dir = *cfg.tokenizer_dir;
+  if (!ok(dir) && ok(dir / "sd1")) dir = dir / "sd1";
+  if (!ok(dir))
+    throw Error("file_not_found", "--tokenizer-dir " + cfg.tokenizer_dir->string() +
+                                      ": no vocab.json + merges.txt there or in its sd1/ subfolder");
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<const ClipBpe>> cache;
-  auto dir = fs::weakly_canonical(find_sd1_dir(cfg)).string();
+  auto key = fs::weakly_canonical(dir).string();
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = cache[dir];
+  auto& slot = cache[key];
   if (!slot) slot = load(dir);
   return slot;
 }

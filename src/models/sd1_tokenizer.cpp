@@ -332,8 +332,12 @@ std::optional<at::Tensor> load_embedding(const std::string& name, const std::vec
 
 // ---- SDTokenizer.tokenize_with_weights
 Sd1Tokenizer::Sd1Tokenizer(std::shared_ptr<const ClipBpe> bpe, std::optional<std::vector<fs::path>> embedding_dirs,
-                           int64_t embedding_size)
-    : bpe_(std::move(bpe)), embedding_dirs_(std::move(embedding_dirs)), embedding_size_(embedding_size) {}
+                           int64_t embedding_size, std::string embedding_key, int64_t pad_token)
+    : bpe_(std::move(bpe)),
+      embedding_dirs_(std::move(embedding_dirs)),
+      embedding_size_(embedding_size),
+      embedding_key_(std::move(embedding_key)),
+      pad_token_(pad_token) {}
 
 namespace {
 
@@ -425,12 +429,12 @@ std::vector<TokenChunk> Sd1Tokenizer::tokenize_with_weights(const std::string& t
           leftover = name.substr(cut) + (leftover.empty() ? "" : " " + leftover);
           name = name.substr(0, cut);
         }
-        auto embed = load_embedding(name, *embedding_dirs_, embedding_size_);
+        auto embed = load_embedding(name, *embedding_dirs_, embedding_size_, embedding_key_);
         if (!embed) {
           size_t b = name.find_first_not_of(','), e = name.find_last_not_of(',');
           std::string stripped = b == std::string::npos ? "" : name.substr(b, e - b + 1);
           if (stripped.size() < name.size()) {
-            embed = load_embedding(stripped, *embedding_dirs_, embedding_size_);
+            embed = load_embedding(stripped, *embedding_dirs_, embedding_size_, embedding_key_);
             leftover = name.substr(stripped.size()) + " " + leftover;
           }
         }
@@ -473,7 +477,7 @@ std::vector<TokenChunk> Sd1Tokenizer::tokenize_with_weights(const std::string& t
     t.embedding_row = g.row;
     return t;
   };
-  const int64_t start = ClipBpe::kStartToken, end = ClipBpe::kEndToken, pad = ClipBpe::kEndToken;
+  const int64_t start = ClipBpe::kStartToken, end = ClipBpe::kEndToken, pad = pad_token_;
   std::vector<TokenChunk> chunks;
   TokenChunk batch{slot(start, 1.0, 0)};
   for (size_t i = 0; i < groups.size(); ++i) {

@@ -194,7 +194,7 @@ TEST_F(Cli, HelpListsEveryRunFlag) {
   auto r = run_cli({"run", "--help"});
   ASSERT_EQ(r.exit_code, 0);
   for (const char* flag : {"--set", "--seeds", "--seed-input", "--shard", "--output-dir", "--models-dir",
-                           "--extra-model-paths", "--input-dir", "--device", "--dtype", "--dump-progress", "--json",
+                           "--extra-model-paths", "--input-dir", "--device", "--dtype", "--tokenizer-dir", "--dump-progress", "--json",
                            "--quiet", "--allow-partial"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   EXPECT_EQ(run_cli({"run"}).exit_code, 2);

@@ -89,6 +89,8 @@ struct RealRun {
   std::string cls(const std::string& id) const { return prompt.at(id).at("class_type").get<std::string>(); }
 };
 
+std::string slug(const std::string& file) { return file.substr(0, file.find('.')); }
+
 int64_t scaled(int64_t v, int64_t lo) { return std::max<int64_t>(lo, (v / 8 + 7) / 8 * 8); }
 
 std::unique_ptr<RealRun> prepare(const std::string& file) {
@@ -97,7 +99,7 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
   r->ui = ends_with(file, ".ui.json");
   r->models = r->tmp.path / "models";
   r->input = r->tmp.path / "input";
-  for (const char* d : {"checkpoints", "vae", "loras", "embeddings"}) fs::create_directories(r->models / d);
+  for (const char* d : {"checkpoints", "vae", "loras", "embeddings", "controlnet"}) fs::create_directories(r->models / d);
   fs::create_directories(r->input);
   r->prompt = load_workflow_file(real_dir() / file).prompt;
 
@@ -126,6 +128,11 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
         io::save_safetensors(r->models / "vae" / name, test::tiny_vae_tensors(), {}, true);
       else
         r->set(id, "vae_name", "tiny-vae.safetensors");
+    } else if (c == "ControlNetLoader") {
+      // the tiny golden ControlNet (made for the tiny UNet) under the workflow's name
+      const fs::path dst = r->models / "controlnet" / str("control_net_name");
+      fs::create_directories(dst.parent_path());
+      if (!fs::exists(dst)) fs::create_symlink(fs::absolute(test::golden_root() / "control" / "tiny-controlnet.safetensors"), dst);
     } else if (c == "LoraLoader" || c == "LoraLoaderModelOnly") {
       const std::string name = str("lora_name");
       EXPECT_TRUE(ends_with(name, ".safetensors")) << name;
@@ -166,6 +173,25 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
       // The API file predates grow_mask_by (its UI twin gets the default 6 on conversion); ComfyUI
       // would refuse it with required_input_missing, so the input is given here.
       r->set(id, "grow_mask_by", 6);
+    }
+  }
+  if (slug(file) == "comfyex-model-merging-basic") {
+    // The two merged checkpoints must differ: the .safetensors one becomes the tiny model with its
+    // UNet weights scaled by a seeded random factor in [0.8, 1.2].
+    for (const auto& id : ids) {
+      if (r->cls(id) != "CheckpointLoaderSimple") continue;
+      const std::string name = r->prompt[id]["inputs"]["ckpt_name"].get<std::string>();
+      if (!ends_with(name, ".safetensors") || name == "tiny-sd15.safetensors") continue;
+      auto st = io::SafeTensors::open(ckpt);
+      std::map<std::string, at::Tensor> t;
+      at::manual_seed(11);
+      for (const auto& k : st->names()) {
+        auto v = st->get(k).clone();
+        if (k.rfind("model.diffusion_model.", 0) == 0 && v.is_floating_point()) v = v * (0.8 + 0.4 * at::rand_like(v));
+        t[k] = v;
+      }
+      fs::remove(r->models / "checkpoints" / name);
+      io::save_safetensors(r->models / "checkpoints" / name, t);
     }
   }
   return r;
@@ -269,13 +295,14 @@ std::map<std::string, Saved> run_and_check(RealRun& r, const std::string& out_na
   return saved;
 }
 
-std::string slug(const std::string& file) { return file.substr(0, file.find('.')); }
 
 const std::vector<std::string>& runnable_files() {
   static const std::vector<std::string> v = {
       "comfy-script-basic.api.json",
       "comfyex-area-composition-subject.api.json",
       "comfyex-area-composition-subject.ui.json",
+      "comfyex-controlnet.api.json",
+      "comfyex-controlnet.ui.json",
       "comfyex-embedding.api.json",
       "comfyex-embedding.ui.json",
       "comfyex-hiresfix-latent.api.json",
@@ -285,6 +312,8 @@ const std::vector<std::string>& runnable_files() {
       "comfyex-inpaint.api.json",
       "comfyex-inpaint.ui.json",
       "comfyex-lora.api.json",
+      "comfyex-model-merging-basic.api.json",
+      "comfyex-model-merging-basic.ui.json",
       "comfyex-lora.ui.json",
       "linc-default-txt2img.ui.json",
       "linc-multi-lora.ui.json",
@@ -351,6 +380,19 @@ std::vector<Variant> variants_for(RealRun& r) {
     ADD_FAILURE() << "no second pass";
     return {};
   }
+  if (s == "comfyex-model-merging-basic") {
+    // ratio 1 / 0 against each model alone (the sampler fed straight from its loader)
+    const std::string merge = first_of_class(r, "ModelMergeSimple"), ks = first_of_class(r, "KSampler");
+    const ojson m1 = r.prompt[merge]["inputs"]["model1"], m2 = r.prompt[merge]["inputs"]["model2"];
+    return {{"r1", {{merge + ".ratio", 1.0}}}, {"r0", {{merge + ".ratio", 0.0}}},
+            {"m1", {{ks + ".model", m1}}}, {"m2", {{ks + ".model", m2}}}};
+  }
+  if (s == "comfyex-controlnet") {
+    // strength 0, and the sampler's positive taken straight from the prompt (no ControlNet at all)
+    const std::string apply = first_of_class(r, "ControlNetApply"), ks = first_of_class(r, "KSampler");
+    const ojson text_link = r.prompt[apply]["inputs"]["conditioning"];
+    return {{"s0", {{apply + ".strength", 0.0}}}, {"nocn", {{ks + ".positive", text_link}}}};
+  }
   if (s == "comfyex-area-composition-subject")
     return {{"area0", {{first_of_class(r, "ConditioningSetArea") + ".strength", 0.0}}}};
   if (s == "comfyex-img2img") {
@@ -393,6 +435,19 @@ void check_content(RealRun& r, const Pictures& saved, std::map<std::string, Pict
     if (saved.at(first).rgb.size(0) > saved.at(second).rgb.size(0)) std::swap(first, second);
     EXPECT_TRUE(at::equal(pic("pass2off", first), saved.at(first).rgb));
     EXPECT_GT(mean_abs_diff(pic("pass2off", second), saved.at(second).rgb), 1e-3);
+  } else if (s == "comfyex-model-merging-basic") {
+    // ratio is model1's share: 1 gives model1, 0 model2 (bit for bit), 0.5 something between
+    EXPECT_TRUE(at::equal(pic("r1", save), pic("m1", save))) << mean_abs_diff(pic("r1", save), pic("m1", save));
+    EXPECT_TRUE(at::equal(pic("r0", save), pic("m2", save))) << mean_abs_diff(pic("r0", save), pic("m2", save));
+    const double d1 = mean_abs_diff(base, pic("m1", save)), d2 = mean_abs_diff(base, pic("m2", save)),
+                 d12 = mean_abs_diff(pic("m1", save), pic("m2", save));
+    EXPECT_GT(d12, 1e-3) << "the two models give the same picture";
+    EXPECT_GT(d1, 1e-3);
+    EXPECT_GT(d2, 1e-3);
+  } else if (s == "comfyex-controlnet") {
+    // ControlNet strength 0 is no ControlNet (bit for bit); the real strength changes the picture.
+    EXPECT_TRUE(at::equal(pic("s0", save), pic("nocn", save))) << mean_abs_diff(pic("s0", save), pic("nocn", save));
+    EXPECT_GT(mean_abs_diff(base, pic("nocn", save)), 1e-3) << "the ControlNet changed nothing";
   } else if (s == "comfyex-area-composition-subject") {
     EXPECT_GT(mean_abs_diff(pic("area0", save), base), 1e-3) << "the area prompt took no part";
   } else if (s == "comfyex-img2img") {
@@ -489,11 +544,16 @@ TEST(RealWorkflowRun, CoversEveryRunnableFileOfSourcesMd) {
   while (std::getline(f, line))
     if (std::regex_search(line, m, row)) yes.insert(m[1]);
   ASSERT_GE(yes.size(), 13u);
-  // The inpaint pair became runnable with VAEEncodeForInpaint (SOURCES.md lists it as missing).
+  // Files SOURCES.md lists as missing nodes that are implemented since: the inpaint pair
+  // (VAEEncodeForInpaint), the ControlNet pair (ControlNetLoader / ControlNetApply) and the merging
+  // pair (ModelMergeSimple).
   std::set<std::string> listed(runnable_files().begin(), runnable_files().end());
   for (const auto& y : yes) EXPECT_TRUE(listed.count(y)) << y << " is runnable but has no run case";
   for (const auto& l : listed)
-    if (!yes.count(l)) EXPECT_NE(l.find("inpaint"), std::string::npos) << l << " is not marked runnable";
+    if (!yes.count(l))
+      EXPECT_TRUE(l.find("inpaint") != std::string::npos || l.find("controlnet") != std::string::npos ||
+                  l.find("model-merging") != std::string::npos)
+          << l << " is not marked runnable";
 }
 
 // The SDXL files with their own checkpoint: our loader refuses SDXL with a message naming the family

@@ -39,8 +39,8 @@ std::vector<std::string> input_names(const NodeSchema& s) {
 }
 
 struct CountingEncoder : TextEncoder {
-  std::vector<std::pair<std::string, int64_t>> calls;
-  std::vector<CondEntry> encode(const std::string& text, int64_t layer_idx) override {
+  std::vector<std::pair<std::string, std::optional<int64_t>>> calls;
+  std::vector<CondEntry> encode(const std::string& text, std::optional<int64_t> layer_idx) override {
     calls.emplace_back(text, layer_idx);
     CondEntry e;
     e.cross_attn = at::zeros({1, 77, 4});
@@ -128,12 +128,13 @@ TEST(ClipNodes, SetLastLayerClonesAndTextEncodeUsesTheLayer) {
   auto skipped = run("CLIPSetLastLayer", {{"clip", Value(clip)}, {"stop_at_clip_layer", Value(int64_t(-2))}})
                      .values.at(0).as<Clip>();
   EXPECT_EQ(skipped->layer_idx, -2);
-  EXPECT_EQ(clip->layer_idx, -1) << "the input CLIP must not change";
+  EXPECT_EQ(clip->layer_idx, std::nullopt) << "the input CLIP must not change (family default layer)";
   EXPECT_EQ(skipped->encoder, clip->encoder) << "weights are shared, not copied";
   auto c = run("CLIPTextEncode", {{"text", Value("a cat")}, {"clip", Value(skipped)}}).values.at(0).as<Conditioning>();
   EXPECT_EQ(c->entries.size(), 1u);
   ASSERT_EQ(enc->calls.size(), 1u);
-  EXPECT_EQ(enc->calls[0], (std::pair<std::string, int64_t>{"a cat", -2}));
+  EXPECT_EQ(enc->calls[0].first, "a cat");
+  EXPECT_EQ(enc->calls[0].second, std::optional<int64_t>(-2));
 }
 
 TEST(ClipNodes, TextEncodeWithoutClipFailsClearly) {

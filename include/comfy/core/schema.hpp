@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,6 +64,12 @@ struct NodeSchema {
   bool input_is_list = false;
   std::vector<InputSpec> inputs;   // declaration order: required, then optional, then hidden
   std::vector<OutputSpec> outputs;
+  // Widgets that exist only for some values of a combo (VHS_VideoCombine's format widgets): the
+  // editor shows choice_widgets[input][choice] right after that combo's widget (nodes-companions.md 6).
+  std::map<std::string, std::map<std::string, std::vector<InputSpec>>> choice_widgets;
+  // Inputs the schema does not declare still reach execute as constants (VHS's ContainsAll hidden
+  // dict: ComfyUI then passes every prompt input through).
+  bool accepts_undeclared_inputs = false;
 
   const InputSpec* find_input(const std::string& name) const;
   nlohmann::json to_object_info() const;

@@ -75,6 +75,10 @@ struct WidgetSlot {
   const InputSpec* spec = nullptr;
 };
 std::vector<WidgetSlot> widget_layout(const NodeSchema& schema, bool include_force_input = false);
+// The layout of one saved node: as above, plus the widgets that the saved value of a combo brings
+// (NodeSchema::choice_widgets), read from `widgets_values` (array or object form).
+std::vector<WidgetSlot> widget_layout(const NodeSchema& schema, const nlohmann::ordered_json& widgets_values,
+                                      bool include_force_input = false);
 
 // A link in an API prompt input: ["node_id", slot].
 inline bool is_link(const nlohmann::ordered_json& v) {

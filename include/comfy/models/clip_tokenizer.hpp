@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -26,12 +27,16 @@ class ClipBpe {
 
   // Reads `dir`/vocab.json and `dir`/merges.txt; throws comfy::Error naming the missing file.
   static std::shared_ptr<const ClipBpe> load(const std::filesystem::path& dir);
-  // The first folder holding the SD1 vocabulary, searched in this order:
-  //   cfg.tokenizer_dir (itself, or its sd1/ subfolder), <each models dir>/tokenizers/sd1,
-  //   <build>/share/comfy-native/tokenizers/sd1 (scripts/setup.sh), <install prefix>/share/comfy-native/tokenizers/sd1.
-  // Throws comfy::Error listing the places tried when none has both files.
-  static std::filesystem::path find_sd1_dir(const RuntimeConfig& cfg);
-  // load(find_sd1_dir(cfg)), cached per folder for the life of the process.
+  // The same from the two files' contents; `what` names them in messages.
+  static std::shared_ptr<const ClipBpe> parse(std::string_view vocab_json, std::string_view merges_txt,
+                                              const std::string& what);
+  // The vocabulary compiled into the program (data/tokenizers/sd1), parsed once per process.
+  static std::shared_ptr<const ClipBpe> embedded();
+  static std::string_view embedded_vocab_json();
+  static std::string_view embedded_merges_txt();
+  static const char* embedded_sha256();  // "<vocab sha256> <merges sha256>" as the build hashed them
+  // The SD1 vocabulary of a run: cfg.tokenizer_dir (itself, or its sd1/ subfolder) when given (an
+  // override; an error when it has no vocab.json + merges.txt), else the embedded one. Cached per folder.
   static std::shared_ptr<const ClipBpe> sd1(const RuntimeConfig& cfg);
 
   // Token ids of `text` without start/end tokens (= HF tokenizer(text)["input_ids"][1:-1]).
@@ -79,11 +84,13 @@ using TokenChunk = std::vector<PromptToken>;
 std::optional<at::Tensor> load_embedding(const std::string& name, const std::vector<std::filesystem::path>& dirs,
                                          int64_t embedding_size, const std::string& embed_key = "clip_l");
 
-// ComfyUI SDTokenizer for SD1 (max_length 77, pad with end token, max_word_length 8).
+// ComfyUI SDTokenizer (max_length 77, max_word_length 8): SD1's and SDXL's clip_l pad with the end
+// token; SDXL's clip_g (embedding key "clip_g") and SD2's clip_h ("clip_h") pad with 0.
 class Sd1Tokenizer {
  public:
   Sd1Tokenizer(std::shared_ptr<const ClipBpe> bpe, std::optional<std::vector<std::filesystem::path>> embedding_dirs,
-               int64_t embedding_size = 768);
+               int64_t embedding_size = 768, std::string embedding_key = "clip_l",
+               int64_t pad_token = ClipBpe::kEndToken);
   // tokenize_with_weights: chunks of exactly 77 slots.
   std::vector<TokenChunk> tokenize_with_weights(const std::string& text) const;
   const ClipBpe& bpe() const { return *bpe_; }
@@ -92,6 +99,8 @@ class Sd1Tokenizer {
   std::shared_ptr<const ClipBpe> bpe_;
   std::optional<std::vector<std::filesystem::path>> embedding_dirs_;  // nullopt: "embedding:" is plain text
   int64_t embedding_size_;
+  std::string embedding_key_;
+  int64_t pad_token_;
 };
 
 }  // namespace comfy
