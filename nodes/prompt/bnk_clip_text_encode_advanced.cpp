@@ -26,7 +26,7 @@ void register_bnk_clip_text_encode_advanced(Registry& r) {
            const auto interp = bnk::parse_interpretation(in.str("weight_interpretation"));
            if (!norm) fail("token_normalization", "unknown token_normalization '" + in.str("token_normalization") + "'");
            if (!interp) fail("weight_interpretation", "unknown weight_interpretation '" + in.str("weight_interpretation") + "'");
-           const int64_t layer = clip->layer_idx;
+           const std::optional<int64_t> layer = clip->layer_idx;  // nullopt = the family default
            bnk::EncodeFn encode_fn = [&](const std::vector<TokenChunk>& chunks) {
              return sd1->encode_token_weights(chunks, layer).cond;
            };
