@@ -102,8 +102,12 @@ void register_bridge_nodes(Registry& r) {
   const NodeDef* load_image = r.find("LoadImage");
   NodeSchema rcv("ImageReceiver");
   rcv.display("Image Receiver").cat("ImpactPack/Util").module(kImpact);
-  if (load_image) rcv.inputs.push_back(load_image->schema.inputs.at(0));  // the LoadImage combo, upload widget
-  else rcv.string_("image", "");
+  if (load_image) {
+    rcv.inputs.push_back(load_image->schema.inputs.at(0));  // the LoadImage file combo
+    rcv.inputs.back().image_upload = false;                 // saved workflows hold no upload slot here
+  } else {
+    rcv.string_("image", "");
+  }
   rcv.int_("link_id", 0, 0, std::numeric_limits<int64_t>::max())
       .bool_("save_to_workflow", false)
       .string_("image_data", "", true)

@@ -66,7 +66,19 @@ bool all_digits(const std::string& s) {
 
 }  // namespace
 
+// model_lora_keys_clip walks layer by layer, module by module, and tries clip_h, clip_l, clip_g in turn.
+bool clip_order_less(const std::string& a, const std::string& b, size_t pa_at, size_t pb_at) {
+  auto encoder_rank = [](const std::string& k) { return k.rfind("clip_h.", 0) == 0 ? 0 : k.rfind("clip_l.", 0) == 0 ? 1 : 2; };
+  const std::string ra = a.substr(pa_at), rb = b.substr(pb_at);
+  if (ra != rb) return state_dict_order_less(ra, rb);
+  return encoder_rank(a) < encoder_rank(b);
+}
+
 bool state_dict_order_less(const std::string& a, const std::string& b) {
+  const std::string layers = "text_model.encoder.layers.";
+  const size_t la = a.find(layers), lb = b.find(layers);
+  if (la != std::string::npos && lb != std::string::npos && la > 0 && lb > 0 && a.compare(0, la, b, 0, lb) != 0)
+    return clip_order_less(a, b, la, lb);
   auto pa = parts(a), pb = parts(b);
   for (size_t i = 0; i < pa.size() && i < pb.size(); ++i) {
     if (pa[i] == pb[i]) continue;
