@@ -66,9 +66,12 @@ LoraMerge merge_lora(const io::SafeTensors& lora, const UNetConfig* unet_cfg, co
     at::Tensor diff;
     try {
       diff = at::mm(up.flatten(1), down.flatten(1)).reshape(w.sizes());  // [out, in, ...]
-    } catch (const c10::Error&) {
-      throw Error("execution_error", "LoRA " + fname + ": '" + name + "' does not fit weight '" + target.key + "' of shape " +
-                                         c10::str(w.sizes()));
+    } catch (const std::exception&) {  // c10::Error (a shape that does not fit)
+      // ComfyUI logs "ERROR lora <key> ..." and leaves that weight alone (e.g. an SDXL LoRA on SD1.5).
+      spdlog::error("LoRA {}: '{}' does not fit weight '{}' of shape {}; skipped", fname, name, target.key,
+                    c10::str(w.sizes()));
+      out.shape_mismatch.push_back(name);
+      continue;
     }
     auto merged = (w.to(at::kFloat) + diff * (strength * scale)).to(w.scalar_type());
     (to_unet ? out.unet : out.clip)[target.key] = merged;
@@ -77,6 +80,9 @@ LoraMerge merge_lora(const io::SafeTensors& lora, const UNetConfig* unet_cfg, co
     if (!used.count(k)) out.not_loaded.push_back(k);
   for (size_t i = 0; i < out.not_loaded.size() && i < 5; ++i) spdlog::warn("lora key not loaded: {}", out.not_loaded[i]);
   if (out.not_loaded.size() > 5) spdlog::warn("... and {} more LoRA keys not loaded", out.not_loaded.size() - 5);
+  if (!out.shape_mismatch.empty())
+    spdlog::warn("LoRA {}: {} module(s) did not fit this model's weights and were skipped (a LoRA for another model "
+                 "family?)", fname, out.shape_mismatch.size());
   return out;
 }
 

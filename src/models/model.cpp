@@ -6,8 +6,9 @@ namespace comfy {
 
 namespace {
 // The network on an already scaled input: conds in the net's dtype, output back in float32.
-at::Tensor net_output(const Model& m, const at::Tensor& xc, const at::Tensor& t, const ModelConds& conds) {
+at::Tensor net_output(const Model& m, at::Tensor xc, const at::Tensor& t, const ModelConds& conds) {
   ModelConds c = conds;
+  if (conds.c_concat) xc = at::cat({xc, conds.c_concat->to(xc.device(), xc.scalar_type())}, 1);  // [B, 4+5, H, W]
   c.c_crossattn = conds.c_crossattn.to(m.dtype);
   if (c.y) c.y = c.y->to(m.dtype);
   return m.net->forward(xc.to(m.dtype), t, c).to(at::kFloat);

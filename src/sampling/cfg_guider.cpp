@@ -29,6 +29,7 @@ at::Tensor repeat_to_batch(const at::Tensor& t, int64_t b) {
 struct PCond {
   at::Tensor cross_attn;                 // [b, tokens, dim]
   std::optional<at::Tensor> y;           // [b, adm]
+  std::optional<at::Tensor> concat;      // [B, 5, H, W] (inpainting models)
   std::optional<CondArea> area;          // latent units
   double strength = 1.0;
   std::optional<at::Tensor> mask;        // [Bm, H, W]
@@ -43,6 +44,7 @@ struct Item {
   std::optional<CondArea> area;          // after clamping
   at::Tensor c_crossattn;                // [B, tokens, dim]
   std::optional<at::Tensor> y;
+  std::optional<at::Tensor> c_concat;    // cut to the area
   int k = 0;                             // 0 = cond, 1 = uncond
 };
 
@@ -64,6 +66,8 @@ bool can_concat(const Item& a, const Item& b) {
   }
   if (a.y.has_value() != b.y.has_value()) return false;
   if (a.y && a.y->sizes() != b.y->sizes()) return false;
+  if (a.c_concat.has_value() != b.c_concat.has_value()) return false;
+  if (a.c_concat && a.c_concat->sizes() != b.c_concat->sizes()) return false;
   return true;
 }
 
@@ -79,7 +83,8 @@ CFGGuider::CFGGuider(std::shared_ptr<const Model> model, std::shared_ptr<const C
     : model_(std::move(model)), positive_(std::move(positive)), negative_(std::move(negative)), cfg_(cfg) {}
 CFGGuider::~CFGGuider() = default;
 
-void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
+void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device, const at::Tensor& latent_image,
+                        const at::Tensor& denoise_mask) {
   prep_ = std::make_unique<Prepared>();
   prep_->batch = x_shape[0];
   const int64_t H = x_shape[2], W = x_shape[3];
@@ -89,7 +94,8 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
     for (const auto& e : src[k]->entries) {
       PCond p;
       p.cross_attn = e.cross_attn.to(device, at::kFloat);
-      if (auto y = model_->net->encode_adm(e, W * 8, H * 8)) p.y = y->to(device, at::kFloat);
+      if (auto y = model_->encode_adm(e, W * 8, H * 8, k == 1)) p.y = y->to(device, at::kFloat);
+      if (auto cc = model_->concat_cond(e, x_shape, latent_image, denoise_mask)) p.concat = cc->to(device, at::kFloat);
       p.area = e.area;
       p.strength = e.strength;
       p.mask_strength = e.mask_strength;
@@ -147,6 +153,7 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
       PCond out = c;
       out.cross_attn = smallest->cross_attn;
       out.y = smallest->y;
+      out.concat = smallest->concat;
       other.push_back(std::move(out));
     }
   }
@@ -199,6 +206,11 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       it.area = area;
       it.c_crossattn = repeat_to_batch(c.cross_attn, B);
       if (c.y) it.y = repeat_to_batch(*c.y, B);
+      if (c.concat) {  // CONDNoiseShape: the area of the full-size tensor
+        auto cc = *c.concat;
+        if (area) cc = cc.narrow(2, area->y, area->height).narrow(3, area->x, area->width);
+        it.c_concat = repeat_to_batch(cc, B);
+      }
       to_run.push_back(std::move(it));
     }
   }
@@ -230,7 +242,7 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       to_run.erase(to_run.begin() + int64_t(i));
     }
     const int64_t n = int64_t(batch.size());
-    std::vector<at::Tensor> xs, cs, ys;
+    std::vector<at::Tensor> xs, cs, ys, ccs;
     int64_t max_len = batch[0].c_crossattn.size(1);
     for (auto& it : batch) max_len = std::lcm(max_len, it.c_crossattn.size(1));
     for (auto& it : batch) {
@@ -239,10 +251,12 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       if (c.size(1) < max_len) c = c.repeat({1, max_len / c.size(1), 1});
       cs.push_back(c);
       if (it.y) ys.push_back(*it.y);
+      if (it.c_concat) ccs.push_back(*it.c_concat);
     }
     ModelConds conds;
     conds.c_crossattn = n == 1 ? cs[0] : at::cat(cs);
     if (!ys.empty()) conds.y = n == 1 ? ys[0] : at::cat(ys);
+    if (!ccs.empty()) conds.c_concat = n == 1 ? ccs[0] : at::cat(ccs);
     auto input = n == 1 ? xs[0] : at::cat(xs);
     auto output = model_->apply_model(input, sigma, conds);
     ++model_calls_;

@@ -81,7 +81,7 @@ CustomSampleResult sample_custom(CustomSampleArgs a) {
   if (at::count_nonzero(latent).item<int64_t>() > 0) latent = model.latent_format.process_in(latent);
 
   CFGGuider guider(a.model, a.positive, a.negative, a.cfg);
-  guider.prepare(noise.sizes(), dev);
+  guider.prepare(noise.sizes(), dev, latent, mask);
 
   // KSAMPLER.sample
   at::Tensor inpaint_noise = noise;
