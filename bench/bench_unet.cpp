@@ -1,12 +1,14 @@
-// bench_unet: SD1.5 UNet step time (full-size architecture, random weights, fp32 CPU by default) next
-// to the same network in Python PyTorch (bench/unet_sd15_torch.py) measured in the same run, and the
-// checkpoint load time (cold and warm page cache) of a full-size file from `make-checkpoint`.
+// bench_unet: SD1.5 or SDXL UNet step time (full-size architecture, random weights, fp32 CPU by default)
+// next to ComfyUI's real UNet (../shared/baseline/comfy_unet.py) and, for SD1.5, the same network in plain
+// PyTorch (bench/unet_sd15_torch.py), measured in the same run; and the checkpoint load time (cold and
+// warm page cache) and peak RSS of a full-size file from `make-checkpoint --family ...`.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <chrono>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -16,7 +18,9 @@
 
 #include "comfy/core/host_memory.hpp"
 #include "comfy/models/checkpoint.hpp"
+#include "comfy/models/random_checkpoint.hpp"
 #include "comfy/models/unet.hpp"
+#include "comfy/models/vae.hpp"
 #include "comfy/models/weights.hpp"
 
 using namespace comfy;
@@ -36,6 +40,25 @@ bool drop_page_cache(const std::string& path) {
   ::close(fd);
   return ok;
 }
+// /proc/self/status field in bytes (VmRSS, VmHWM); 5 > clear_refs resets the high-water mark.
+double status_bytes(const char* field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(line.find(':') + 1)) * 1024.0;
+  return 0;
+}
+void reset_peak_rss() { std::ofstream("/proc/self/clear_refs") << "5"; }
+double loaded_bytes(const LoadedCheckpoint& ck) {
+  double b = 0;
+  auto add = [&](const TensorMap& m) {
+    for (auto& [k, v] : m) b += double(v.numel()) * double(v.element_size());
+  };
+  if (auto u = std::dynamic_pointer_cast<UNetModel>(ck.model->net)) add(u->weights());
+  if (ck.vae)
+    if (auto v = std::dynamic_pointer_cast<AutoencoderKL>(ck.vae->net)) add(v->weights());
+  return b;
+}
 std::string run_capture(const std::string& cmd) {
   std::string out;
   FILE* p = ::popen(cmd.c_str(), "r");
@@ -51,8 +74,9 @@ int main(int argc, char** argv) {
   comfy::tune_host_memory();
   cxxopts::Options o("bench_unet", "SD1.5 UNet step time vs Python PyTorch, and checkpoint load time");
   int batch = 2, size = 64, steps = 3, warmup = 1, threads = int(std::thread::hardware_concurrency());
-  std::string python = "/usr/bin/python3", checkpoint, dtype = "f32", device = "cpu";
-  bool no_python = false;
+  std::string python = "/usr/bin/python3", checkpoint, dtype = "f32", device = "cpu", family = "sd15";
+  std::string baseline = std::string(COMFY_SHARED_DIR) + "/baseline";
+  bool no_python = false, no_clip = false;
   o.add_options()("batch", "batch size", cxxopts::value(batch)->default_value("2"))(
       "size", "latent size (64 = 512x512 pixels)", cxxopts::value(size)->default_value("64"))(
       "steps", "timed steps", cxxopts::value(steps)->default_value("3"))(
@@ -62,6 +86,9 @@ int main(int argc, char** argv) {
       "device", "cpu or cuda", cxxopts::value(device)->default_value("cpu"))(
       "python", "Python with torch for the baseline", cxxopts::value(python)->default_value("/usr/bin/python3"))(
       "no-python", "skip the PyTorch baseline", cxxopts::value(no_python))(
+      "family", "UNet: sd15 or sdxl", cxxopts::value(family)->default_value("sd15"))(
+      "no-clip", "load the checkpoint without its text encoders", cxxopts::value(no_clip))(
+      "baseline", "ComfyUI baseline kit folder (comfy_unet.py)", cxxopts::value(baseline))(
       "checkpoint", "also time loading this full-size checkpoint (cold and warm cache)", cxxopts::value(checkpoint))(
       "h,help", "this help");
   auto r = o.parse(argc, argv);
@@ -79,36 +106,56 @@ int main(int argc, char** argv) {
     cfg.device = dev;
     cfg.dtype = dt;
     const bool dropped = drop_page_cache(checkpoint);
+    // Peak memory of the cold load over what the process held before, next to the loaded weights
+    // (UNet + VAE; the text encoders are left out with --no-clip).
+    const double rss_before = status_bytes("VmRSS");
+    reset_peak_rss();
     auto t0 = Clock::now();
-    { auto ck = load_checkpoint(checkpoint, cfg); if (dev.is_cuda()) at::empty({1}, at::device(dev)).cpu(); }
+    double weights = 0;
+    { auto ck = load_checkpoint(checkpoint, cfg, !no_clip); if (dev.is_cuda()) at::empty({1}, at::device(dev)).cpu();
+      weights = loaded_bytes(ck); }
     const double cold = ms_since(t0);
+    const double peak = status_bytes("VmHWM") - rss_before;
     t0 = Clock::now();
-    { auto ck = load_checkpoint(checkpoint, cfg); if (dev.is_cuda()) at::empty({1}, at::device(dev)).cpu(); }
+    { auto ck = load_checkpoint(checkpoint, cfg, !no_clip); if (dev.is_cuda()) at::empty({1}, at::device(dev)).cpu(); }
     const double warm = ms_since(t0);
+    report["load_peak_rss_mb"] = peak / (1 << 20);
+    report["loaded_weights_mb"] = weights / (1 << 20);
+    report["load_peak_over_weights"] = peak / weights;
+    std::printf("checkpoint load peak RSS %.0f MB for %.0f MB of loaded UNet+VAE weights (%.2fx)\n", peak / (1 << 20),
+                weights / (1 << 20), peak / weights);
     report["load_ms"] = {{"cold", cold}, {"warm", warm}, {"cold_cache_dropped", dropped}};
     std::printf("checkpoint load (%s): cold %.0f ms%s, warm %.0f ms\n", checkpoint.c_str(), cold,
                 dropped ? "" : " (page cache NOT dropped)", warm);
   }
 
-  // The full-size SD1.5 UNet with random weights (the same initialisation rule as make-checkpoint).
+  if (family != "sd15" && family != "sdxl") {
+    std::cerr << "--family must be sd15 or sdxl\n";
+    return 2;
+  }
+  report["family"] = family;
+  // The full-size UNet with random weights (the same initialisation rule as make-checkpoint).
+  const UNetConfig ucfg = family_unet_config(family);
   RandomWeights rw(0, at::kFloat);
-  UNetModel unet(UNetConfig::sd15(), rw);
+  UNetModel unet(ucfg, rw);
   std::shared_ptr<UNetModel> net;
   {
     TensorMap w;
     for (auto& [k, v] : unet.weights()) w[k] = v;
     MapWeights mw(w, dev, dt, "bench UNet");
-    net = std::make_shared<UNetModel>(UNetConfig::sd15(), mw);
+    net = std::make_shared<UNetModel>(ucfg, mw);
   }
   int64_t params = 0;
   for (auto& [k, v] : net->weights()) params += v.numel();
   auto x = at::randn({batch, 4, size, size}).to(dev).to(dt);
-  auto ctx = at::randn({batch, 77, 768}).to(dev).to(dt);
+  auto ctx = at::randn({batch, 77, ucfg.context_dim}).to(dev).to(dt);
   auto t = at::full({batch}, 500.0).to(dev);
+  std::optional<at::Tensor> y;
+  if (ucfg.adm_in_channels) y = at::randn({batch, *ucfg.adm_in_channels}).to(dev).to(dt);
   std::vector<double> times;
   for (int i = 0; i < warmup + steps; ++i) {
     auto t0 = Clock::now();
-    auto eps = net->forward(x, t, ctx);
+    auto eps = net->forward(x, t, ctx, y);
     if (dev.is_cuda()) eps = eps.cpu();
     if (i >= warmup) times.push_back(ms_since(t0));
   }
@@ -118,7 +165,26 @@ int main(int argc, char** argv) {
   std::printf("comfy-native UNet step: median %.0f ms over %d steps (%lld params, %d threads)\n", median(times), steps,
               (long long)params, threads);
 
-  if (!no_python && device == "cpu" && dtype == "f32") {
+  // ComfyUI's own UNetModel, same config, size, batch and threads, in this run.
+  if (!no_python) {
+    const std::string cmd = python + " " + baseline + "/comfy_unet.py --json --model " + family + " --device " + device +
+                            " --dtype " + (dtype == "f32" ? "fp32" : dtype == "f16" ? "fp16" : "bf16") + " --batch " +
+                            std::to_string(batch) + " --size " + std::to_string(size) + " --reps " +
+                            std::to_string(steps) + " --warmup " + std::to_string(warmup) + " --threads " +
+                            std::to_string(threads);
+    auto out = run_capture(cmd);
+    try {
+      auto j = nlohmann::json::parse(out.substr(out.rfind('{')));
+      report["comfyui"] = j;
+      const double ratio = median(times) / j["median_ms"].get<double>();
+      report["ratio_comfy_native_over_comfyui"] = ratio;
+      std::printf("ComfyUI %s UNet step: median %.0f ms -> comfy-native / ComfyUI = %.3f\n", family.c_str(),
+                  j["median_ms"].get<double>(), ratio);
+    } catch (const std::exception& e) {
+      std::printf("ComfyUI baseline failed (%s): %s\n", e.what(), out.c_str());
+    }
+  }
+  if (!no_python && family == "sd15" && device == "cpu" && dtype == "f32") {
     const std::string cmd = python + " " + COMFY_BENCH_DIR + "/unet_sd15_torch.py --batch " + std::to_string(batch) +
                             " --size " + std::to_string(size) + " --steps " + std::to_string(steps) + " --warmup " +
                             std::to_string(warmup) + " --threads " + std::to_string(threads);

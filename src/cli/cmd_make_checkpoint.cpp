@@ -1,4 +1,4 @@
-// comfy-native make-checkpoint OUT [--tiny] [--seed N] [--dtype f16|bf16|f32]
+// comfy-native make-checkpoint OUT [--family sd15|sdxl|sd2v|inpaint] [--tiny] [--seed N] [--dtype f16|bf16|f32]
 #include <cxxopts.hpp>
 
 #include <chrono>
@@ -11,11 +11,12 @@ namespace comfy::cli {
 
 int cmd_make_checkpoint(int argc, char** argv) {
   cxxopts::Options o("comfy-native make-checkpoint",
-                     "Writes a checkpoint with random weights in the SD1.5 single-file layout (UNet, CLIP-L, VAE)\n"
-                     "for benchmarks; full size is ~2 GB in fp16. Never overwrites OUT.");
+                     "Writes a checkpoint with random weights in a real single-file layout (UNet, text encoders, VAE)\n"
+                     "for benchmarks; full size is ~2 GB (SD1.5) to ~7 GB (SDXL) in fp16. Never overwrites OUT.");
   RandomCheckpointOptions opt;
   std::string dtype = "f16";
-  o.add_options()("tiny", "the tiny test configuration (model_channels 32) instead of full size",
+  o.add_options()("family", "layout: sd15, sdxl, sd2v or inpaint",
+                  cxxopts::value<std::string>(opt.family)->default_value("sd15"))("tiny", "the tiny test configuration (model_channels 32) instead of full size",
                   cxxopts::value<bool>(opt.tiny))("seed", "random seed", cxxopts::value<uint64_t>(opt.seed)->default_value("0"))(
       "dtype", "weight dtype: f16, bf16 or f32", cxxopts::value<std::string>(dtype)->default_value("f16"))(
       "out", "output .safetensors file", cxxopts::value<std::string>())("h,help", "this help");
@@ -35,6 +36,14 @@ int cmd_make_checkpoint(int argc, char** argv) {
   else if (dtype == "f32") opt.dtype = c10::kFloat;
   else {
     std::cerr << "error: --dtype must be f16, bf16 or f32\n";
+    return 2;
+  }
+  if (opt.family != "sd15" && opt.family != "sdxl" && opt.family != "sd2v" && opt.family != "inpaint") {
+    std::cerr << "error: --family must be sd15, sdxl, sd2v or inpaint\n";
+    return 2;
+  }
+  if (opt.tiny && opt.family != "sd15") {
+    std::cerr << "error: --tiny exists for --family sd15 only\n";
     return 2;
   }
   auto t0 = std::chrono::steady_clock::now();

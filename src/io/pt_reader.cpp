@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 
 #include "comfy/core/error.hpp"
 #include "comfy/io/pt_file.hpp"
@@ -89,8 +90,9 @@ bool same_key(const Obj& a, const Obj& b) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& data, const PtStorageLoader& load, std::string what)
-      : d_(data), load_(load), what_(std::move(what)) {}
+  Unpickler(std::string_view data, const PtStorageLoader& load, std::string what, size_t start = 0)
+      : d_(data), pos_(start), load_(load), what_(std::move(what)) {}
+  size_t pos() const { return pos_; }
   // Containers may nest deeply or refer to themselves: cut every link first, so that no destructor
   // recurses and no cycle leaks.
   ~Unpickler() {
@@ -227,7 +229,7 @@ class Unpickler {
   }
   std::string take(uint64_t n) {
     if (n > d_.size() - pos_) bad(what_, "pickle data truncated (" + std::to_string(n) + " bytes wanted)");
-    std::string s = d_.substr(pos_, n);
+    std::string s(d_.substr(pos_, n));
     pos_ += n;
     return s;
   }
@@ -238,8 +240,8 @@ class Unpickler {
   }
   std::string line() {
     auto end = d_.find('\n', pos_);
-    if (end == std::string::npos || end - pos_ > 256) bad(what_, "malformed GLOBAL");
-    std::string s = d_.substr(pos_, end - pos_);
+    if (end == std::string_view::npos || end - pos_ > 256) bad(what_, "malformed GLOBAL");
+    std::string s(d_.substr(pos_, end - pos_));
     pos_ = end + 1;
     return s;
   }
@@ -368,9 +370,11 @@ class Unpickler {
     return v;
   }
 
-  // ('storage', <storage type>, key, location, numel) -> the storage's elements (1-D)
+  // ('storage', <storage type>, key, location, numel[, view_metadata None (legacy files)]) -> the
+  // storage's elements (1-D)
   Ref persistent_load(const Ref& pid) {
-    if (pid->kind != Obj::Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Obj::Kind::Str ||
+    if (pid->kind != Obj::Kind::Tuple || pid->items.size() < 5 || pid->items.size() > 6 ||
+        (pid->items.size() == 6 && pid->items[5]->kind != Obj::Kind::None) || pid->items[0]->kind != Obj::Kind::Str ||
         pid->items[0]->s != "storage" || pid->items[1]->kind != Obj::Kind::Global || pid->items[2]->kind != Obj::Kind::Str)
       bad(what_, "unsupported persistent id (only tensor storages are read)");
     auto dt = storage_types().find(pid->items[1]->s);
@@ -437,10 +441,13 @@ class Unpickler {
     if (last >= numel)
       bad(what_, "tensor of size " + c10::str(at::IntArrayRef(size)) + " reaches past its storage of " +
                      std::to_string(numel) + " elements");
-    return storage.as_strided(size, stride, offset).clone(at::MemoryFormat::Contiguous);
+    auto view = storage.as_strided(size, stride, offset);
+    // A tensor that is its whole storage (the usual case) keeps it: no second copy of the weights.
+    if (offset == 0 && count == numel && view.is_contiguous()) return view;
+    return view.clone(at::MemoryFormat::Contiguous);
   }
 
-  const std::string& d_;
+  std::string_view d_;
   size_t pos_ = 0;
   const PtStorageLoader& load_;
   std::string what_;
@@ -475,17 +482,26 @@ PtValue to_value(const Obj& o, const std::string& what, int depth = 0) {
   return v;
 }
 
-std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_zip(const std::filesystem::path& path, const std::string& what) {
+// The 15 bytes torch.save's legacy (pre-1.6, non-zip) format starts with: the pickled magic number
+// 0x1950a86a20f9469cfc6c, protocol 2.
+constexpr char kLegacyMagic[] = "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19\x2e";
+constexpr size_t kLegacyMagicSize = sizeof(kLegacyMagic) - 1;
+
+enum class PtFormat { Zip, Legacy };
+
+PtFormat sniff(const std::filesystem::path& path, const std::string& what) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error("invalid_pt_file", what + ": cannot open the file");
-  char magic[4] = {};
-  f.read(magic, 4);
-  if (std::memcmp(magic, "PK\x03\x04", 4) != 0) {
-    if (static_cast<unsigned char>(magic[0]) == 0x80)
-      bad(what, "legacy torch.save format (PyTorch before 1.6) is not supported; re-save it with a newer PyTorch "
-                "or convert it to safetensors");
-    bad(what, "not a torch.save zip file");
-  }
+  char magic[kLegacyMagicSize] = {};
+  f.read(magic, sizeof magic);
+  if (std::memcmp(magic, "PK\x03\x04", 4) == 0) return PtFormat::Zip;
+  if (size_t(f.gcount()) == kLegacyMagicSize && std::memcmp(magic, kLegacyMagic, kLegacyMagicSize) == 0)
+    return PtFormat::Legacy;
+  bad(what, "not a torch.save file (neither a zip archive nor the legacy pickle format)");
+}
+
+std::unique_ptr<caffe2::serialize::PyTorchStreamReader> open_zip(const std::filesystem::path& path, const std::string& what) {
+  if (sniff(path, what) != PtFormat::Zip) bad(what, "not a torch.save zip file");
   try {
     return std::make_unique<caffe2::serialize::PyTorchStreamReader>(path.string());
   } catch (const c10::Error& e) {
@@ -509,23 +525,118 @@ PtValue unpickle_pt(const std::string& pickle, const PtStorageLoader& load, cons
   return to_value(*up.run(), what);
 }
 
-PtValue read_pt_file(const std::filesystem::path& path) {
-  const std::string what = path.filename().string();
+namespace {
+PtValue read_zip(const std::filesystem::path& path, const std::string& what) {
   auto zip = open_zip(path, what);
   if (zip->hasRecord("byteorder") && record(*zip, "byteorder", what) != "little")
     bad(what, "big-endian tensor data is not supported");
   if (!zip->hasRecord("data.pkl")) bad(what, "no data.pkl in the archive");
   const std::string pkl = record(*zip, "data.pkl", what);
   auto load = [&](const std::string& key, at::ScalarType dtype, int64_t numel) {
-    const std::string bytes = record(*zip, "data/" + key, what);
+    // The record's buffer becomes the storage: read once, never copied.
+    std::shared_ptr<at::DataPtr> data;
+    size_t size = 0;
+    try {
+      auto [ptr, n] = zip->getRecord("data/" + key);
+      data = std::make_shared<at::DataPtr>(std::move(ptr));
+      size = n;
+    } catch (const c10::Error& e) {
+      bad(what, "record 'data/" + key + "': " + e.what_without_backtrace());
+    }
     const uint64_t need = uint64_t(numel) * c10::elementSize(dtype);
-    if (bytes.size() < need)
-      bad(what, "storage data/" + key + " holds " + std::to_string(bytes.size()) + " bytes, " + std::to_string(need) + " expected");
-    at::Tensor t = at::empty({numel}, at::TensorOptions().dtype(dtype));
-    if (need) std::memcpy(t.data_ptr(), bytes.data(), need);
-    return t;
+    if (size < need)
+      bad(what, "storage data/" + key + " holds " + std::to_string(size) + " bytes, " + std::to_string(need) + " expected");
+    if (need == 0 || reinterpret_cast<uintptr_t>(data->get()) % 64 != 0) {
+      at::Tensor t = at::empty({numel}, at::TensorOptions().dtype(dtype));
+      if (need) std::memcpy(t.data_ptr(), data->get(), need);
+      return t;
+    }
+    return at::from_blob(data->get(), {numel}, [data](void*) {}, at::TensorOptions().dtype(dtype));
   };
   return unpickle_pt(pkl, load, what);
+}
+
+// Legacy format: consecutive pickles (magic, protocol version, sys info, the object, the storage keys),
+// then per key in that order an int64 element count and the raw little-endian elements.
+PtValue read_legacy(const std::filesystem::path& path, const std::string& what) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("invalid_pt_file", what + ": cannot open the file");
+  const uint64_t file_size = std::filesystem::file_size(path);
+  // The pickles are small next to the data: read a growing prefix until they all parse.
+  for (uint64_t chunk = 1 << 20;; chunk *= 4) {
+    const uint64_t n = std::min(chunk, file_size);
+    std::string head(n, '\0');
+    f.clear();
+    f.seekg(0);
+    f.read(head.data(), std::streamsize(n));
+    try {
+      // Pass 1 on meta storages: where the object pickle ends and which storages it uses.
+      std::map<std::string, std::pair<at::ScalarType, int64_t>> wanted;
+      auto meta = [&](const std::string& key, at::ScalarType dtype, int64_t numel) {
+        wanted[key] = {dtype, numel};
+        return at::empty({numel}, at::TensorOptions().dtype(dtype).device(at::kMeta));
+      };
+      size_t pos = kLegacyMagicSize;
+      for (int k = 0; k < 2; ++k) {  // protocol version, sys info
+        Unpickler up(head, meta, what, pos);
+        auto v = to_value(*up.run(), what);
+        if (k == 1) {
+          const PtValue* le = v.find("little_endian");
+          if (le && le->kind == PtValue::Kind::Bool && !le->b) bad(what, "big-endian tensor data is not supported");
+        }
+        pos = up.pos();
+      }
+      const size_t object_pos = pos;
+      { Unpickler up(head, meta, what, pos); up.run(); pos = up.pos(); }
+      PtValue keys;
+      { Unpickler up(head, meta, what, pos); keys = to_value(*up.run(), what); pos = up.pos(); }
+      if (keys.kind != PtValue::Kind::List) bad(what, "the storage key list is not a list");
+      // The storages, read straight into their tensors.
+      std::map<std::string, at::Tensor> storages;
+      uint64_t off = pos;
+      f.clear();
+      for (const auto& k : keys.items) {
+        if (k.kind != PtValue::Kind::Str) bad(what, "a storage key is not a string");
+        auto w = wanted.find(k.s);
+        if (w == wanted.end()) bad(what, "storage '" + k.s + "' is listed but never used");
+        const auto [dtype, numel] = w->second;
+        uint64_t count = 0;
+        f.seekg(std::streamoff(off));
+        f.read(reinterpret_cast<char*>(&count), 8);
+        const uint64_t bytes = uint64_t(numel) * c10::elementSize(dtype);
+        if (!f || count != uint64_t(numel) || off + 8 + bytes > file_size)
+          bad(what, "storage '" + k.s + "' is truncated or has the wrong size");
+        at::Tensor t = at::empty({numel}, at::TensorOptions().dtype(dtype));
+        if (bytes) f.read(static_cast<char*>(t.data_ptr()), std::streamsize(bytes));
+        if (!f) bad(what, "storage '" + k.s + "' is truncated");
+        storages.emplace(k.s, t);
+        off += 8 + bytes;
+      }
+      auto load = [&](const std::string& key, at::ScalarType, int64_t) {
+        auto it = storages.find(key);
+        if (it == storages.end()) bad(what, "storage '" + key + "' has no data in the file");
+        return it->second;
+      };
+      Unpickler up(head, load, what, object_pos);
+      return to_value(*up.run(), what);
+    } catch (const Error& e) {
+      // Only running out of the prefix is worth a longer read; anything else is the file's fault.
+      const std::string m = e.what();
+      const bool short_read = m.find("pickle data ends without STOP") != std::string::npos ||
+                              m.find("pickle data truncated") != std::string::npos;
+      if (n == file_size || !short_read) throw;
+    }
+  }
+}
+}  // namespace
+
+PtValue read_pt_file(const std::filesystem::path& path) {
+  const std::string what = path.filename().string();
+  try {
+    return sniff(path, what) == PtFormat::Zip ? read_zip(path, what) : read_legacy(path, what);
+  } catch (const c10::Error& e) {  // a malformed archive or tensor deep inside libtorch's reader
+    bad(what, std::string("unreadable file: ") + e.what_without_backtrace());
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> pt_data_records(const std::filesystem::path& path) {

@@ -24,12 +24,17 @@ LoraMerge merge_lora(const io::SafeTensors& lora, const UNetConfig* unet_cfg, co
     const at::Tensor& w = dst.count(m.key) ? dst[m.key] : weights.at(m.key);
     try {
       dst[m.key] = lora_patched_weight(w, m, strength);
-    } catch (Error& e) {
-      throw Error("execution_error", "LoRA " + lora.path().filename().string() + ": " + e.what());
+    } catch (const Error& e) {
+      // ComfyUI logs "ERROR lora <key> ..." and leaves that weight alone (e.g. an SDXL LoRA on SD1.5).
+      spdlog::error("LoRA {}: {}; skipped", lora.path().filename().string(), e.what());
+      out.shape_mismatch.push_back(m.model_key);
     }
   }
   out.not_loaded = std::move(loaded.not_loaded);
   if (out.not_loaded.size() > 5) spdlog::warn("... and {} more LoRA keys not loaded", out.not_loaded.size() - 5);
+  if (!out.shape_mismatch.empty())
+    spdlog::warn("LoRA {}: {} module(s) did not fit this model's weights and were skipped (a LoRA for another model "
+                 "family?)", lora.path().filename().string(), out.shape_mismatch.size());
   return out;
 }
 

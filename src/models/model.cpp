@@ -6,7 +6,7 @@ namespace comfy {
 
 namespace {
 // The network on an already scaled input: conds in the net's dtype, output back in float32.
-at::Tensor net_output(const Model& m, const at::Tensor& xc, const at::Tensor& t, const ModelConds& conds) {
+at::Tensor net_output(const Model& m, at::Tensor xc, const at::Tensor& t, const ModelConds& conds) {
   ModelConds c = conds;
   c.c_crossattn = conds.c_crossattn.to(m.dtype);
   if (c.y) c.y = c.y->to(m.dtype);

@@ -53,7 +53,7 @@ UNetConfig UNetConfig::detect(const TensorMap& m, const std::string& prefix) {
 
   std::optional<int64_t> context_dim;
   std::optional<bool> use_linear;
-  auto note_transformer = [&](const std::string& p) {
+  auto note_transformer = [&](const std::string& p) {  // p: relative to prefix
     if (!context_dim) context_dim = shape(p + "transformer_blocks.0.attn2.to_k.weight")[1];
     if (!use_linear) use_linear = shape(p + "proj_in.weight").size() == 2;
   };
@@ -69,7 +69,7 @@ UNetConfig UNetConfig::detect(const TensorMap& m, const std::string& prefix) {
       if (level_res == 0) c.channel_mult.push_back(out / c.model_channels);
       ++level_res;
       const int64_t depth = count_transformer_blocks(m, prefix + p + "1.");
-      if (depth > 0) note_transformer(prefix + p + "1.");
+      if (depth > 0) note_transformer(p + "1.");
       c.transformer_depth.push_back(depth);
     } else {
       break;
@@ -81,13 +81,13 @@ UNetConfig UNetConfig::detect(const TensorMap& m, const std::string& prefix) {
               list_str(c.num_res_blocks) + ")");
 
   c.transformer_depth_middle = count_transformer_blocks(m, prefix + "middle_block.1.");
-  if (c.transformer_depth_middle > 0) note_transformer(prefix + "middle_block.1.");
+  if (c.transformer_depth_middle > 0) note_transformer("middle_block.1.");
   else throw bad("middle_block.1 is not a transformer (unsupported UNet variant)");
 
   std::vector<int64_t> out_depths;
   for (int64_t n = 0; has(m, prefix + "output_blocks." + std::to_string(n) + ".0.in_layers.0.weight"); ++n) {
-    const std::string p = prefix + "output_blocks." + std::to_string(n) + ".1.";
-    const int64_t depth = count_transformer_blocks(m, p);
+    const std::string p = "output_blocks." + std::to_string(n) + ".1.";
+    const int64_t depth = count_transformer_blocks(m, prefix + p);
     if (depth > 0) note_transformer(p);
     out_depths.push_back(depth);
   }
@@ -272,6 +272,15 @@ at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at
     if (hook) hook(name, v);
   };
   const auto dt = x.scalar_type();
+  if (context_in.dim() != 3 || context_in.size(2) != cfg_.context_dim)
+    throw Error("execution_error", "the conditioning has " + std::to_string(context_in.size(-1)) +
+                                       " features per token but this UNet's cross-attention takes " +
+                                       std::to_string(cfg_.context_dim) +
+                                       " (conditioning from another model's text encoder, e.g. SDXL base "
+                                       "conditioning on the refiner?)");
+  if (x.size(1) != cfg_.in_channels)
+    throw Error("execution_error", "the UNet takes " + std::to_string(cfg_.in_channels) + " input channels, got " +
+                                       std::to_string(x.size(1)));
   auto context = context_in.to(dt);
   auto t_emb = timestep_embedding(t.to(x.device()), cfg_.model_channels).to(dt);  // [B, mc]
   cb("t_emb", t_emb);
@@ -279,6 +288,10 @@ at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at
   cb("time_embed", emb);
   if (I.has_label_emb) {
     if (!y) throw Error("execution_error", "this UNet needs the ADM vector y (SDXL-style) but none was given");
+    if (y->dim() != 2 || y->size(1) != *cfg_.adm_in_channels)
+      throw Error("execution_error", "the adm vector y has " + std::to_string(y->size(-1)) + " values but this UNet takes " +
+                                         std::to_string(*cfg_.adm_in_channels) +
+                                         " (pooled output or size conditioning of another model family?)");
     auto l = I.label_emb_2(at::silu(I.label_emb_0(y->to(dt))));                     // [B, 4*mc]
     cb("label_emb", l);
     emb = emb + l;

@@ -292,8 +292,11 @@ at::Tensor tiled_scale(const at::Tensor& samples, const std::function<at::Tensor
 }
 
 std::shared_ptr<Vae> load_vae(std::shared_ptr<io::SafeTensors> st, const std::string& prefix, const RuntimeConfig& cfg) {
-  auto tensors = tensors_under(*st, prefix);
-  const std::string what = "VAE in " + st->path().filename().string();
+  return load_vae(tensors_under(*st, prefix), st->path().filename().string(), cfg);
+}
+
+std::shared_ptr<Vae> load_vae(const TensorMap& tensors, const std::string& file, const RuntimeConfig& cfg) {
+  const std::string what = "VAE in " + file;
   if (tensors.count("encoder.down_blocks.0.resnets.0.conv1.weight"))
     throw Error("execution_error", what + " uses the diffusers key layout, which is not supported yet");
   auto vcfg = VaeConfig::detect(tensors);

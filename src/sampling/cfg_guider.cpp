@@ -38,7 +38,9 @@ struct PCond {
   std::optional<float> ts_start, ts_end; // sigmas (timestep_start / timestep_end)
   std::shared_ptr<const ControlNet> control;  // options["control"]
   bool control_apply_to_uncond = false;
-  std::optional<at::Tensor> c_concat;    // concat_latent_image, resized to the latent, model space
+  // Joined to the model input, noise-sized: inpainting models' mask + masked image (Model::concat_cond),
+  // or instruct-pix2pix's concat_latent_image resized to the latent (model space).
+  std::optional<at::Tensor> c_concat;
 };
 
 // One queued model input (get_area_and_mult's cond_obj).
@@ -49,7 +51,7 @@ struct Item {
   at::Tensor c_crossattn;                // [B, tokens, dim]
   std::optional<at::Tensor> y;
   std::shared_ptr<const ControlNet> control;
-  std::optional<at::Tensor> c_concat;
+  std::optional<at::Tensor> c_concat;    // cut to the area
   int k = 0;                             // 0 = cond, 1 = uncond
 };
 
@@ -124,7 +126,8 @@ CFGGuider::CFGGuider(std::shared_ptr<const Model> model, std::shared_ptr<const C
     : model_(std::move(model)), positive_(std::move(positive)), negative_(std::move(negative)), cfg_(cfg) {}
 CFGGuider::~CFGGuider() = default;
 
-void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
+void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device, const at::Tensor& latent_image,
+                        const at::Tensor& denoise_mask) {
   prep_ = std::make_unique<Prepared>();
   prep_->batch = x_shape[0];
   const int64_t H = x_shape[2], W = x_shape[3];
@@ -134,7 +137,8 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
     for (const auto& e : src[k]->entries) {
       PCond p;
       p.cross_attn = e.cross_attn.to(device, at::kFloat);
-      if (auto y = model_->net->encode_adm(e, W * 8, H * 8)) p.y = y->to(device, at::kFloat);
+      if (auto y = model_->encode_adm(e, W * 8, H * 8, k == 1)) p.y = y->to(device, at::kFloat);
+      if (auto cc = model_->concat_cond(e, x_shape, latent_image, denoise_mask)) p.c_concat = cc->to(device, at::kFloat);
       p.area = e.area;
       p.strength = e.strength;
       p.mask_strength = e.mask_strength;
@@ -166,7 +170,8 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
         p.control = it->second.as<ControlNet>();
       if (auto it = e.extra.find("control_apply_to_uncond"); it != e.extra.end() && it->second.is_bool())
         p.control_apply_to_uncond = it->second.as_bool();
-      if (auto it = e.extra.find("concat_latent_image"); it != e.extra.end() && it->second.is_tensor())
+      if (auto it = e.extra.find("concat_latent_image");
+          !model_->inpaint && it != e.extra.end() && it->second.is_tensor())
         p.c_concat = concat_latent(*model_, it->second.as_tensor(), x_shape, device);
       prep_->lists[k].push_back(std::move(p));
     }
@@ -200,6 +205,7 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device) {
       PCond out = c;
       out.cross_attn = smallest->cross_attn;
       out.y = smallest->y;
+      out.c_concat = smallest->c_concat;
       other.push_back(std::move(out));
      }
     }
@@ -265,7 +271,11 @@ std::vector<at::Tensor> CFGGuider::calc_cond_batch(const at::Tensor& x, float si
       it.c_crossattn = repeat_to_batch(c.cross_attn, B);
       if (c.y) it.y = repeat_to_batch(*c.y, B);
       it.control = c.control;
-      if (c.c_concat) it.c_concat = repeat_to_batch(*c.c_concat, B);
+      if (c.c_concat) {  // CONDNoiseShape: the area of the full-size tensor
+        auto cc = *c.c_concat;
+        if (area) cc = cc.narrow(2, area->y, area->height).narrow(3, area->x, area->width);
+        it.c_concat = repeat_to_batch(cc, B);
+      }
       to_run.push_back(std::move(it));
     }
   }

@@ -82,7 +82,7 @@ CustomSampleResult sample_custom(CustomSampleArgs a) {
 
   CFGGuider guider(a.model, a.positive, a.negative, a.cfg);
   if (a.dual) guider.set_dual(a.dual->middle, a.dual->cfg_conds, a.dual->cfg_cond2_negative, a.dual->nested);
-  guider.prepare(noise.sizes(), dev);
+  guider.prepare(noise.sizes(), dev, latent, mask);
 
   // KSAMPLER.sample
   at::Tensor inpaint_noise = noise;

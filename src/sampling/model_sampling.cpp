@@ -56,6 +56,21 @@ ModelSampling ModelSampling::discrete(const std::string& beta_schedule, double l
   return ms;
 }
 
+ModelSampling ModelSampling::distilled(int64_t original) const {
+  ModelSampling ms = *this;
+  const int64_t T = int64_t(sigmas_host.size());
+  ms.kind = Kind::DiscreteDistilled;
+  ms.skip_steps = T / original;
+  std::vector<float> s(size_t(original), 0.0f);
+  for (int64_t x = 0; x < original; ++x) s[size_t(original - 1 - x)] = sigmas_host[size_t(T - 1 - x * ms.skip_steps)];
+  // set_sigmas: the log of the float32 values
+  ms.sigmas = at::tensor(s, at::kFloat);
+  ms.log_sigmas = ms.sigmas.log().contiguous();
+  ms.sigmas_host = s;
+  ms.log_sigmas_host.assign(ms.log_sigmas.data_ptr<float>(), ms.log_sigmas.data_ptr<float>() + original);
+  return ms;
+}
+
 float ModelSampling::timestep_value(float sigma) const {
   if (kind == Kind::DiscreteFlow) return sigma * float(flow_multiplier);
   const float ls = sf32::log(sigma);
@@ -68,6 +83,7 @@ float ModelSampling::timestep_value(float sigma) const {
       best = i;
     }
   }
+  if (kind == Kind::DiscreteDistilled) return float(int64_t(best) * skip_steps + (skip_steps - 1));
   return float(best);
 }
 
@@ -77,10 +93,12 @@ at::Tensor ModelSampling::timestep(const at::Tensor& sigma) const {
   auto log_sigma = sigma.to(at::kFloat).log();
   auto dists = log_sigma.reshape({1, -1}) - ls.reshape({-1, 1});  // [T, N]
   auto idx = dists.abs().argmin(0);                                 // first index on ties
+  if (kind == Kind::DiscreteDistilled) idx = idx * skip_steps + (skip_steps - 1);
   return idx.reshape(sigma.sizes()).to(at::kFloat);
 }
 
 float ModelSampling::sigma_at(float t) const {
+  if (kind == Kind::DiscreteDistilled) t = (t - float(skip_steps - 1)) / float(skip_steps);
   float T1 = float(log_sigmas_host.size() - 1);
   t = std::min(std::max(t, 0.0f), T1);
   float lo = std::floor(t), hi = std::ceil(t), w = t - lo;
@@ -89,7 +107,9 @@ float ModelSampling::sigma_at(float t) const {
 }
 
 at::Tensor ModelSampling::sigma(const at::Tensor& t) const {
-  auto tt = t.to(at::kFloat).clamp(0, double(log_sigmas_host.size() - 1));
+  auto tf = t.to(at::kFloat);
+  if (kind == Kind::DiscreteDistilled) tf = (tf - double(skip_steps - 1)) / double(skip_steps);
+  auto tt = tf.clamp(0, double(log_sigmas_host.size() - 1));
   auto lo = tt.floor().to(at::kLong), hi = tt.ceil().to(at::kLong);
   auto w = tt - tt.floor();
   auto ls = log_sigmas.to(t.device());
@@ -134,6 +154,7 @@ at::Tensor ModelSampling::calculate_input(float sigma, const at::Tensor& x) cons
 
 at::Tensor ModelSampling::calculate_denoised(float sigma, const at::Tensor& out, const at::Tensor& x) const {
   if (prediction == Prediction::EPS || prediction == Prediction::CONST) return fused::eps_denoised(x, out, sigma);
+  if (prediction == Prediction::X0) return out;
   return calculate_denoised(at::scalar_tensor(sigma, x.options().dtype(at::kFloat)), out, x);
 }
 
@@ -148,6 +169,15 @@ at::Tensor ModelSampling::calculate_denoised(const at::Tensor& sigma_, const at:
       return x * sd2 / (s.pow(2) + sd2) - out * s * sigma_data / (s.pow(2) + sd2).pow(0.5);
     case Prediction::EDM:
       return x * sd2 / (s.pow(2) + sd2) + out * s * sigma_data / (s.pow(2) + sd2).pow(0.5);
+    case Prediction::X0: return out;
+    case Prediction::LCM: {
+      // c_out * (x - out*sigma) + c_skip * x at the scaled timestep (sigma_data 0.5, timestep x10)
+      auto t = bcast(timestep(sigma_.reshape({-1})), x) * 10.0;
+      auto x0 = x - out * s;
+      auto c_skip = 0.25 / (t.pow(2) + 0.25);
+      auto c_out = t / (t.pow(2) + 0.25).pow(0.5);
+      return c_out * x0 + c_skip * x;
+    }
   }
   return x;
 }

@@ -9,23 +9,20 @@
 #include "comfy/models/clip.hpp"
 #include "comfy/models/model.hpp"
 #include "comfy/models/vae.hpp"
+#include "comfy/models/weights.hpp"
 
 namespace comfy {
-namespace io { class SafeTensors; }
-
-struct DetectedCheckpoint {
-  std::string family;        // "SD15" when supported; otherwise what was found ("SDXL", "SD2.x", ...)
-  bool supported = false;
-  std::string unet_prefix;   // "model.diffusion_model."
-  std::string reason;        // why it is not supported (names the keys / shapes seen)
-};
-DetectedCheckpoint detect_checkpoint(const io::SafeTensors& st);
+// The family's text-encoder keys; a checkpoint whose keys belong to another family's text encoder is
+// refused as a mix (returns "" when fine, else what was found).
+struct ModelFamily;
+std::string mixed_family_keys(const TensorMap& sd, const ModelFamily& family);
 
 struct LoadedCheckpoint {
   std::shared_ptr<Model> model;
   std::shared_ptr<Clip> clip;  // null when the file has no text encoder
   std::shared_ptr<Vae> vae;    // null when the file has no VAE
 };
+// .safetensors or pickled .ckpt/.pt/.pth (models/state_dict.hpp); the family from models/model_family.hpp.
 // Throws comfy::Error naming the file (truncated/corrupt file, unsupported family, missing weights).
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, const RuntimeConfig& cfg, bool want_clip = true,
                                  bool want_vae = true);

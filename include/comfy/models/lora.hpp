@@ -31,6 +31,7 @@ struct LoraMerge {
   TensorMap unet;                         // replaced UNet weights
   TensorMap clip;                         // replaced CLIP weights
   std::vector<std::string> not_loaded;    // LoRA tensors no weight took
+  std::vector<std::string> shape_mismatch;  // LoRA modules whose product does not fit their weight (skipped)
 };
 // Computes the patched weights (the inputs are not modified). A null weight map skips that target.
 LoraMerge merge_lora(const io::SafeTensors& lora, const UNetConfig* unet_cfg, const TensorMap* unet_weights,

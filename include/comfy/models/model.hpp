@@ -28,18 +28,19 @@ struct ModelConds {
   at::Tensor c_crossattn;           // [B, tokens, dim]
   std::optional<at::Tensor> y;      // SDXL adm vector [B, adm_in]
   std::shared_ptr<const ControlResiduals> control;  // null = no ControlNet
-  std::optional<at::Tensor> c_concat; // [B, Cc, H, W] joined to the scaled input (instruct-pix2pix)
+  // Joined to the scaled input: inpainting models [B, 5, H, W] = mask, masked-image latent
+  // (Model::concat_cond); instruct-pix2pix [B, Cc, H, W].
+  std::optional<at::Tensor> c_concat;
 };
+
+// Which adm vector `y` the network takes (ComfyUI model_base.SDXL / SDXLRefiner encode_adm).
+enum class AdmKind { None, SDXL, SDXLRefiner };
 
 struct DiffusionNet {
   virtual ~DiffusionNet() = default;
   // x_in: model input (already calculate_input-scaled) [B,C,H,W] in the net's dtype;
   // t: float timesteps [B]. Returns the raw prediction [B,C,H,W].
   virtual at::Tensor forward(const at::Tensor& x_in, const at::Tensor& t, const ModelConds& c) = 0;
-  // SDXL-style ADM vector for one conditioning entry (nullopt for SD1.x / toy models).
-  virtual std::optional<at::Tensor> encode_adm(const CondEntry&, int64_t /*width*/, int64_t /*height*/) {
-    return std::nullopt;
-  }
   virtual void to(c10::Device, c10::ScalarType) {}
 };
 
@@ -51,6 +52,8 @@ struct Model : Object {
   c10::ScalarType dtype = c10::kFloat;         // dtype the net computes in
   c10::Device device = c10::Device(c10::kCPU);
   std::map<std::string, std::string> info;     // free-form description (detected config, file name)
+  AdmKind adm = AdmKind::None;
+  bool inpaint = false;                        // 9-channel UNet: concat_keys (mask, masked_image)
 
   std::string type_name() const override { return "MODEL"; }
 
@@ -60,6 +63,17 @@ struct Model : Object {
   // The same with one sigma for the whole batch (a sampler step): input scale, timestep and denoised
   // factors on the host, bit-identical to the tensor version.
   at::Tensor apply_model(const at::Tensor& x, float sigma, const ModelConds& conds) const;
+
+  // BaseModel.extra_conds, per conditioning entry (models/extra_conds.cpp, spec M4 and M7).
+  // The adm vector y [B, adm] (nullopt when the model takes none): width/height default to the
+  // latent's pixel size; `negative` picks the refiner's default aesthetic score.
+  std::optional<at::Tensor> encode_adm(const CondEntry& e, int64_t width, int64_t height, bool negative) const;
+  // The inpainting concat input [B, 5, H, W] for a noise of `noise_shape` (nullopt unless `inpaint`):
+  // latent_image is the sampled latent after process_in (undefined when empty), denoise_mask the
+  // sampler's mask reshaped to the noise (undefined when none); the entry may override both with
+  // concat_latent_image / concat_mask (InpaintModelConditioning).
+  std::optional<at::Tensor> concat_cond(const CondEntry& e, at::IntArrayRef noise_shape, const at::Tensor& latent_image,
+                                        const at::Tensor& denoise_mask) const;
 };
 
 }  // namespace comfy

@@ -80,5 +80,7 @@ at::Tensor tiled_scale(const at::Tensor& samples, const std::function<at::Tensor
 
 // AutoencoderKL from checkpoint keys under `prefix` ("first_stage_model." in a checkpoint, "" in a VAE file).
 std::shared_ptr<Vae> load_vae(std::shared_ptr<io::SafeTensors> st, const std::string& prefix, const RuntimeConfig& cfg);
+// The same from a state dict already stripped of its prefix; `what` names the file in messages.
+std::shared_ptr<Vae> load_vae(const TensorMap& tensors, const std::string& what, const RuntimeConfig& cfg);
 
 }  // namespace comfy

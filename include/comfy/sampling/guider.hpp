@@ -22,8 +22,11 @@ class CFGGuider : public Denoiser {
             std::shared_ptr<const Conditioning> negative, double cfg);
   ~CFGGuider() override;
 
-  // process_conds for one sampling run: x_shape is the (model-space) latent shape [B,C,H,W].
-  void prepare(at::IntArrayRef x_shape, c10::Device device);
+  // process_conds for one sampling run: x_shape is the (model-space) latent shape [B,C,H,W];
+  // latent_image (after process_in) and denoise_mask (reshaped to x_shape) feed the inpainting
+  // models' concat input and may be undefined.
+  void prepare(at::IntArrayRef x_shape, c10::Device device, const at::Tensor& latent_image = {},
+               const at::Tensor& denoise_mask = {});
   // Inpainting (KSamplerX0Inpaint): mask already reshaped to the latent shape, latent in model space,
   // noise = the unscaled initial noise (or ddim's inpaint noise). Undefined mask = no inpainting.
   void set_inpaint(at::Tensor denoise_mask, at::Tensor latent, at::Tensor noise);

@@ -8,7 +8,9 @@
 
 namespace comfy {
 
-enum class Prediction { EPS, V_PREDICTION, EDM, CONST };
+// X0: the network predicts the clean latent; LCM: consistency-model boundary scaling on top of EPS
+// (ComfyUI comfy_extras/nodes_model_advanced.py, used by ModelSamplingDiscrete "lcm").
+enum class Prediction { EPS, V_PREDICTION, EDM, CONST, X0, LCM };
 
 struct ModelSampling {
   Prediction prediction = Prediction::EPS;
@@ -16,7 +18,10 @@ struct ModelSampling {
   at::Tensor sigmas;      // f32 [T], index 0 = least noise (CPU)
   at::Tensor log_sigmas;  // f32 [T], log taken in f64 before rounding (CPU)
   std::vector<float> sigmas_host, log_sigmas_host;
-  enum class Kind { Discrete, DiscreteFlow } kind = Kind::Discrete;
+  // DiscreteDistilled (ModelSamplingDiscreteDistilled, "lcm"): every skip_steps-th entry of the table,
+  // timestep = index*skip_steps + skip_steps-1.
+  enum class Kind { Discrete, DiscreteFlow, DiscreteDistilled } kind = Kind::Discrete;
+  int64_t skip_steps = 1;
   double flow_shift = 1.0, flow_multiplier = 1000.0;
 
   // Discrete schedule from a beta schedule name ("linear" = scaled linear, "cosine",
@@ -24,6 +29,9 @@ struct ModelSampling {
   static ModelSampling discrete(const std::string& beta_schedule = "linear", double linear_start = 0.00085,
                                 double linear_end = 0.012, int64_t timesteps = 1000, bool zsnr = false,
                                 Prediction pred = Prediction::EPS);
+
+  // ModelSamplingDiscreteDistilled over this (full) discrete table: `original_timesteps` entries.
+  ModelSampling distilled(int64_t original_timesteps = 50) const;
 
   float sigma_min() const { return sigmas_host.front(); }
   float sigma_max() const { return sigmas_host.back(); }

@@ -27,5 +27,8 @@ bool discards_penultimate_sigma(const std::string& sampler);
 at::Tensor ays_sigmas(const std::string& model_type, int64_t steps, double denoise = 1.0);
 at::Tensor gits_sigmas(double coeff, int64_t steps, double denoise = 1.0);
 at::Tensor oss_sigmas(const std::string& model_type, int64_t steps, double denoise = 1.0);
+// SDTurboScheduler (spec M6): `steps` of the timesteps 999, 899, ..., 99 from index 10 - int(10*denoise),
+// as the model's sigmas, then 0.
+at::Tensor sd_turbo_sigmas(const ModelSampling& ms, int64_t steps, double denoise);
 
 }  // namespace comfy
