@@ -143,6 +143,7 @@ class Socket:
         self.client_id = urllib.parse.parse_qs(urllib.parse.urlparse(url).query).get("clientId", [None])[0]
         self.ws = websocket.create_connection(url, timeout=timeout)
         self.frames = []  # ("text", dict) | ("binary", bytes)
+        self.text_times = []  # arrival time (time.time()) of each text frame
         self.cv = threading.Condition()
         self.closed = False
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -156,6 +157,7 @@ class Socket:
                 with self.cv:
                     if op == websocket.ABNF.OPCODE_TEXT:
                         self.frames.append(("text", json.loads(data.decode())))
+                        self.text_times.append(time.time())
                     elif op == websocket.ABNF.OPCODE_BINARY:
                         self.frames.append(("binary", data))
                     elif op == websocket.ABNF.OPCODE_CLOSE:
