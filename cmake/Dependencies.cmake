@@ -7,6 +7,9 @@ find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(Threads REQUIRED)
+# Boost.Beast / Asio (header-only, in the default include path) for `comfy-native serve`; not linked
+# into comfy_deps so the other translation units keep their compile flags (and ccache hits).
+find_package(Boost 1.74 REQUIRED)
 
 # cxxopts is header-only; Debian ships a CMake config, a bare prefix may not.
 find_package(cxxopts QUIET)

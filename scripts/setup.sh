@@ -15,6 +15,8 @@ PACKAGES=(
   ffmpeg webp python3-pil                    # VHS video formats; tests decode our videos (ffprobe, webpmux, PIL)
   libutf8proc-dev                            # Unicode tables for the CLIP tokenizer
   libyaml-dev                                # wildcard .yaml files (Impact wildcards)
+  libboost-dev                               # Boost.Beast / Asio: `comfy-native serve`
+  python3-websocket nodejs                   # server tests: raw websocket client; node runs an npm ComfyUI client
   python3-torch python3-numpy                # tests: torch.load reads our .pt files; bench baseline
   clang libclang-rt-14-dev                   # libFuzzer targets
 )
@@ -23,6 +25,7 @@ if [[ "${SKIP_APT:-0}" != 1 ]]; then
   SUDO=""
   if [[ $(id -u) != 0 ]]; then SUDO=sudo; fi
   missing=()
+  command -v npm >/dev/null || PACKAGES+=(npm)  # Debian's npm (NodeSource's nodejs bundles its own)
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done

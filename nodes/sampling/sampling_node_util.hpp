@@ -9,6 +9,7 @@
 
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
+#include "comfy/exec/preview.hpp"
 #include "comfy/models/model.hpp"
 #include "comfy/sampling/ksampler.hpp"
 
@@ -37,6 +38,7 @@ inline std::shared_ptr<const Latent> latent_in(const NodeInputs& in, const char*
 inline StepCallback progress_callback(const ExecContext& ctx, StepCallback inner = {}) {
   return [&ctx, inner](int64_t step, const at::Tensor& x0, const at::Tensor& x, int64_t total) {
     if (inner) inner(step, x0, x, total);
+    report_preview(ctx.node_id, x0);  // `serve`'s latent previews; nothing without a sink
     ctx.progress(step + 1, total);
   };
 }

@@ -1,9 +1,4 @@
 // `comfy-native run FILE [options]`: load, apply --set, validate, execute; optionally once per seed.
-#define CXXOPTS_VECTOR_DELIMITER '\0'  // repeated options keep commas (--set NODE.text="a, b")
-#include <cxxopts.hpp>
-
-#include <ATen/Context.h>
-
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -12,6 +7,7 @@
 #include "cli/cli_util.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "cli/runtime_flags.hpp"
 #include "comfy/exec/executor.hpp"
 #include "comfy/graph/validate.hpp"
 #include "comfy/prompt/wildcards.hpp"
@@ -26,15 +22,7 @@ struct RunOptions {
   std::string seeds;                     // "1-100" | "1,5,9" | mixed
   std::vector<std::string> seed_inputs;  // NODE_ID.INPUT
   std::string shard;                     // "K/N"
-  std::string output_dir = "output";
-  std::vector<std::string> models_dirs;
-  std::vector<std::string> wildcards_dirs;
-  std::string extra_model_paths;
-  std::string input_dir = "input";
-  std::string device = "cpu";
-  std::string dtype;                     // fp32 | fp16 | bf16; "" = per-device default
-  bool fp32_text_enc = false;
-  std::string tokenizer_dir;
+  RuntimeFlags runtime;                  // folders, device, dtype (shared with `serve`)
   std::string dump_progress;
   bool json = false;
   bool quiet = false;
@@ -46,10 +34,6 @@ extern "C" void on_sigint(int) {
   g_interrupt = true;               // the executor stops before the next node / sampler step
   std::signal(SIGINT, SIG_DFL);     // a second Ctrl-C kills at once
 }
-
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // "NODE.INPUT" -> (node, input); the node id may itself contain dots, the input name does not.
 std::pair<std::string, std::string> split_target(const std::string& s, const std::string& flag) {
@@ -106,25 +90,8 @@ nlohmann::ordered_json parse_set_value(const std::string& v) {
 }
 
 int run(const RunOptions& o) {
-  RuntimeConfig cfg;
-  cfg.output_dir = o.output_dir;
-  cfg.input_dir = o.input_dir;
-  for (auto& m : o.models_dirs) cfg.models_dirs.push_back(m);
-  wildcards::set_extra_dirs({o.wildcards_dirs.begin(), o.wildcards_dirs.end()});
-  if (!o.extra_model_paths.empty()) cfg.extra_model_paths = o.extra_model_paths;
+  RuntimeConfig cfg = o.runtime.to_config();
   if (!o.dump_progress.empty()) cfg.dump_progress_dir = o.dump_progress;
-  try {
-    cfg.device = c10::Device(o.device);
-  } catch (const std::exception&) {
-    throw UsageError("--device '" + o.device + "': expected cpu, cuda or cuda:N");
-  }
-  if (cfg.device.is_cuda() && !at::hasCUDA()) throw UsageError("--device " + o.device + ": this build has no CUDA support");
-  cfg.text_encoder_fp32 = o.fp32_text_enc;
-  if (!o.tokenizer_dir.empty()) cfg.tokenizer_dir = o.tokenizer_dir;
-  if (o.dtype == "fp32") cfg.dtype = at::kFloat;
-  else if (o.dtype == "fp16") cfg.dtype = at::kHalf;
-  else if (o.dtype == "bf16") cfg.dtype = at::kBFloat16;
-  else if (!o.dtype.empty()) throw UsageError("--dtype '" + o.dtype + "': expected fp32, fp16 or bf16");
   cfg.quiet = o.quiet;
   cfg.interrupt = &g_interrupt;
   const Registry& reg = Registry::global();
@@ -257,23 +224,12 @@ int cmd_run(int argc, char** argv) {
       ("seed-input", "the input --seeds sets, NODE_ID.INPUT (default: every constant seed / noise_seed input); repeatable",
        cxxopts::value(o.seed_inputs))
       ("shard", "K/N: run only every N-th seed of --seeds starting with the K-th (K counts from 0)", cxxopts::value(o.shard))
-      ("output-dir", "where output nodes write", cxxopts::value(o.output_dir)->default_value(o.output_dir))
-      ("models-dir", "a folder laid out like ComfyUI's models/; repeatable", cxxopts::value(o.models_dirs))
-      ("wildcards-dir", "a folder of Impact wildcard files (.txt, .yaml), read after Impact's own folders; repeatable",
-       cxxopts::value(o.wildcards_dirs))
-      ("extra-model-paths", "ComfyUI's extra_model_paths.yaml", cxxopts::value(o.extra_model_paths))
-      ("input-dir", "where LoadImage / LoadLatent read", cxxopts::value(o.input_dir)->default_value(o.input_dir))
-      ("device", "cpu, cuda or cuda:N", cxxopts::value(o.device)->default_value(o.device))
-      ("dtype", "fp32, fp16 or bf16 (default: per device)", cxxopts::value(o.dtype))
-      ("fp32-text-enc", "keep the text encoder's weights in float32 (ComfyUI's default, like this one's, rounds them to float16)",
-       cxxopts::value(o.fp32_text_enc))
-      ("tokenizer-dir", "a folder with the CLIP vocabulary (vocab.json + merges.txt) to use instead of the built-in one",
-       cxxopts::value(o.tokenizer_dir))
       ("dump-progress", "folder for the progress latents of the Progress sampler nodes", cxxopts::value(o.dump_progress))
       ("json", "print ComfyUI's execution events as JSON lines on stdout", cxxopts::value(o.json))
       ("quiet", "no progress bar, warnings or summary lines (errors only)", cxxopts::value(o.quiet))
       ("allow-partial", "run the valid outputs when others fail validation", cxxopts::value(o.allow_partial))
       ("h,help", "show this help");
+  o.runtime.add_to(opts);
   opts.parse_positional({"file"});
   try {
     auto res = opts.parse(argc, argv);

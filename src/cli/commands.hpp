@@ -7,4 +7,5 @@ int cmd_convert(int argc, char** argv);          // src/cli/cmd_convert.cpp
 int cmd_nodes(int argc, char** argv);            // src/cli/cmd_nodes.cpp
 int cmd_preview(int argc, char** argv);          // src/cli/cmd_preview.cpp
 int cmd_make_checkpoint(int argc, char** argv);  // src/cli/cmd_make_checkpoint.cpp
+int cmd_serve(int argc, char** argv);            // src/cli/cmd_serve.cpp
 }  // namespace comfy::cli

@@ -18,7 +18,8 @@ void usage(std::ostream& os) {
      << "  convert IN [-o OUT]   write the API form of a workflow\n"
      << "  nodes [--json]        list the registered nodes (--json: ComfyUI's /object_info)\n"
      << "  preview FILE -o PNG   contact sheet of a progress latent (.pt / .latent)\n"
-     << "  make-checkpoint OUT   write a random-weight SD1.5-layout checkpoint (benchmarks)\n\n"
+     << "  make-checkpoint OUT   write a random-weight SD1.5-layout checkpoint (benchmarks)\n"
+     << "  serve                 ComfyUI's HTTP + WebSocket API (POST /prompt, /ws, /history, /view)\n\n"
      << "Run `comfy-native <command> --help` for a command's options.\n";
 }
 }  // namespace
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
     if (cmd == "nodes") return cmd_nodes(argc - 1, argv + 1);
     if (cmd == "preview") return cmd_preview(argc - 1, argv + 1);
     if (cmd == "make-checkpoint") return cmd_make_checkpoint(argc - 1, argv + 1);
+    if (cmd == "serve") return cmd_serve(argc - 1, argv + 1);
   } catch (const comfy::Error& e) {
     std::cerr << "error: " << e.describe() << "\n";
     return 1;

@@ -126,28 +126,53 @@ struct Executor::Impl {
   void emit(const std::string& type, json data) const {
     if (events) events(Event{type, std::move(data)});
   }
+
+  struct Run;
 };
 
-Executor::Executor(const Registry& reg, RuntimeConfig cfg, EventSink events)
-    : impl_(std::make_unique<Impl>(reg, std::move(cfg), std::move(events))) {}
-Executor::~Executor() = default;
-const ExecutionStats& Executor::lifetime_stats() const { return impl_->lifetime; }
-const RuntimeConfig& Executor::config() const { return impl_->cfg; }
+// One execute() call, in the phases of section 8: collect the needed nodes, order them, key them for
+// the cache, announce, schedule, run node by node, then report success or the failure.
+struct Executor::Impl::Run {
+  Impl& im;
+  Prompt prompt;  // working copy: gets "is_changed" members like ComfyUI's (8.8)
+  const std::vector<std::string>& outputs;
+  std::string prompt_id;
+  const json* pnginfo = nullptr;
+  bool progress_state = false;
 
-ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std::string>& outputs,
-                                  const nlohmann::json& extra_pnginfo) {
-  Impl& im = *impl_;
-  const std::string prompt_id = new_prompt_id();
-  Prompt prompt = prompt_in;  // working copy: gets "is_changed" members like ComfyUI's (8.8)
-  ExecutionResult result;
-
-  // ---- the nodes the outputs need (8.1), found iteratively. (ordered_json lookups are linear: index once.)
-  std::unordered_map<std::string, ojson*> by_id;
-  by_id.reserve(prompt.size());
-  for (auto it = prompt.begin(); it != prompt.end(); ++it) by_id.emplace(it.key(), &it.value());
+  std::unordered_map<std::string, ojson*> by_id;  // ordered_json lookups are linear: index once
   std::vector<NodeRec> nodes;
   std::unordered_map<std::string, int> index;
-  auto node_index = [&](const std::string& id, const std::string& from, const std::string& input) -> int {
+  std::vector<int> topo;
+
+  // scheduling state (8.2)
+  std::vector<int> pending;                   // insertion order
+  std::vector<int> block_count;
+  std::vector<std::vector<int>> blocking;     // producer -> consumers waiting for it
+  std::vector<char> in_pending, is_output;
+  std::vector<EntryPtr> results;
+  json executed_ids = json::array();
+  json node_states = json::object();          // progress_state "nodes", in start order
+
+  int current = -1;
+  NodeInputs current_inputs;
+
+  Run(Impl& i, const Prompt& p, const std::vector<std::string>& outs, const ExecuteOptions& opt)
+      : im(i), prompt(p), outputs(outs), prompt_id(opt.prompt_id.empty() ? new_prompt_id() : opt.prompt_id),
+        pnginfo(opt.extra_pnginfo.is_null() ? nullptr : &opt.extra_pnginfo), progress_state(opt.progress_state) {
+    by_id.reserve(prompt.size());
+    for (auto it = prompt.begin(); it != prompt.end(); ++it) by_id.emplace(it.key(), &it.value());
+  }
+
+  EntryPtr cached_entry(const NodeRec& n) const {
+    if (n.key.empty()) return nullptr;
+    auto it = im.cache.find(n.key);
+    return it == im.cache.end() ? nullptr : it->second;
+  }
+  EntryPtr entry_of(int i) const { return results[size_t(i)] ? results[size_t(i)] : cached_entry(nodes[size_t(i)]); }
+
+  // ---- phase 1: the nodes the outputs need (8.1), found iteratively
+  int node_index(const std::string& id, const std::string& from, const std::string& input) {
     auto it = index.find(id);
     if (it != index.end()) return it->second;
     auto found = by_id.find(id);
@@ -165,8 +190,9 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
     nodes.push_back(NodeRec{id, &n, def, {}, {}});
     index.emplace(id, i);
     return i;
-  };
-  {
+  }
+
+  void collect_nodes() {
     std::vector<int> stack;
     for (auto& o : outputs) stack.push_back(node_index(o, "", ""));
     std::vector<char> expanded;
@@ -187,11 +213,23 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
       nodes[size_t(u)].links = std::move(links);
     }
   }
-  const size_t N = nodes.size();
 
-  // ---- dependency order (sources first) for the cache keys; a cycle is an error (7.1)
-  std::vector<int> topo;
-  {
+  // ---- phase 2: dependency order (sources first) for the cache keys; a cycle is an error (7.1)
+  [[noreturn]] void throw_cycle(const std::vector<std::pair<int, size_t>>& st, int s) const {
+    std::string cycle;
+    bool in = false;
+    for (auto& [w, _] : st) {
+      if (w == s) in = true;
+      if (in) cycle += (cycle.empty() ? "" : " -> ") + nodes[size_t(w)].id;
+    }
+    Error e("exception_during_validation", "Dependency cycle detected", "nodes " + cycle + " -> " + nodes[size_t(s)].id);
+    e.at_node(nodes[size_t(s)].id, nodes[size_t(s)].def->schema.class_type);
+    e.extra_info = {{"exception_type", "graph.DependencyCycleError"}, {"traceback", json::array()}};
+    throw e;
+  }
+
+  void order_dependencies() {
+    const size_t N = nodes.size();
     std::vector<int> state(N, 0);  // 0 new, 1 on stack, 2 done
     std::vector<std::pair<int, size_t>> st;
     for (size_t r = 0; r < N; ++r) {
@@ -203,18 +241,7 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
         auto& links = nodes[size_t(u)].links;
         if (k < links.size()) {
           int s = links[k++].second;
-          if (state[size_t(s)] == 1) {
-            std::string cycle;
-            bool in = false;
-            for (auto& [w, _] : st) {
-              if (w == s) in = true;
-              if (in) cycle += (cycle.empty() ? "" : " -> ") + nodes[size_t(w)].id;
-            }
-            Error e("exception_during_validation", "Dependency cycle detected", "nodes " + cycle + " -> " + nodes[size_t(s)].id);
-            e.at_node(nodes[size_t(s)].id, nodes[size_t(s)].def->schema.class_type);
-            e.extra_info = {{"exception_type", "graph.DependencyCycleError"}, {"traceback", json::array()}};
-            throw e;
-          }
+          if (state[size_t(s)] == 1) throw_cycle(st, s);
           if (state[size_t(s)] == 0) {
             state[size_t(s)] = 1;
             st.emplace_back(s, 0);
@@ -228,9 +255,8 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
     }
   }
 
-  // ---- cache keys: a Merkle hash of class, is_changed, [id], sorted (input, constant | (key(src), slot)) (8.8)
-  for (int u : topo) {
-    NodeRec& n = nodes[size_t(u)];
+  // ---- phase 3: cache keys, a Merkle hash of class, is_changed, [id], sorted (input, constant | (key(src), slot)) (8.8)
+  void compute_cache_key(NodeRec& n) {
     const NodeSchema& schema = n.def->schema;
     const ojson& ins = inputs_of(*n.node);
     bool cacheable = true;
@@ -275,38 +301,32 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
   }
 
   // Classic cache policy: keep only what this prompt can reuse.
-  {
+  void prune_cache() {
     std::unordered_set<std::string> used;
     for (auto& n : nodes) if (!n.key.empty()) used.insert(n.key);
     for (auto it = im.cache.begin(); it != im.cache.end();) it = used.count(it->first) ? std::next(it) : im.cache.erase(it);
   }
-  auto cached_entry = [&](const NodeRec& n) -> EntryPtr {
-    if (n.key.empty()) return nullptr;
-    auto it = im.cache.find(n.key);
-    return it == im.cache.end() ? nullptr : it->second;
-  };
 
-  im.emit("execution_start", {{"prompt_id", prompt_id}, {"timestamp", now_ms()}});
-  {
+  // ---- phase 4: execution_start, execution_cached (cached node ids in prompt key order)
+  void announce_start() {
+    im.emit("execution_start", {{"prompt_id", prompt_id}, {"timestamp", now_ms()}});
     json cached_ids = json::array();
-    for (auto& n : nodes) if (cached_entry(n)) cached_ids.push_back(n.id);
+    for (auto it = prompt.begin(); it != prompt.end(); ++it) {
+      auto f = index.find(it.key());
+      if (f != index.end() && cached_entry(nodes[size_t(f->second)])) cached_ids.push_back(it.key());
+    }
     im.emit("execution_cached", {{"nodes", cached_ids}, {"prompt_id", prompt_id}, {"timestamp", now_ms()}});
   }
 
-  // ---- scheduling (8.2): pending nodes in insertion order, block counts, consumers
-  std::vector<int> pending;                 // insertion order
-  std::vector<int> block_count(N, 0);
-  std::vector<std::vector<int>> blocking(N);  // producer -> consumers waiting for it
-  std::vector<bool> in_pending(N, false), is_output(N, false);
-  for (size_t i = 0; i < N; ++i) is_output[i] = nodes[i].def->schema.output_node;
-  auto add_node = [&](int start) {
+  // ---- phase 5: scheduling (8.2): pending nodes in insertion order, block counts, consumers
+  void add_node(int start) {
     std::vector<int> stack{start};
     std::vector<std::pair<int, int>> links;  // (src, consumer)
     while (!stack.empty()) {
       int u = stack.back();
       stack.pop_back();
       if (in_pending[size_t(u)]) continue;
-      in_pending[size_t(u)] = true;
+      in_pending[size_t(u)] = 1;
       pending.push_back(u);
       for (auto& [name, src] : nodes[size_t(u)].links) {
         if (!cached_entry(nodes[size_t(src)])) {
@@ -322,23 +342,21 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
         block_count[size_t(u)]++;
       }
     }
-  };
-  for (auto& o : outputs) add_node(index.at(o));
+  }
 
-  std::vector<EntryPtr> results(N);
-  auto entry_of = [&](int i) -> EntryPtr { return results[size_t(i)] ? results[size_t(i)] : cached_entry(nodes[size_t(i)]); };
-  json executed_ids = json::array();
-  auto wrapped_events = [&im, prompt_id](const Event& e) {
-    if (!im.events) return;
-    Event e2 = e;
-    e2.data["prompt_id"] = prompt_id;
-    if (e2.data.contains("node") && !e2.data.contains("display_node")) e2.data["display_node"] = e2.data["node"];
-    im.events(e2);
-  };
-  const json* pnginfo = extra_pnginfo.is_null() ? nullptr : &extra_pnginfo;
+  void schedule() {
+    const size_t N = nodes.size();
+    block_count.assign(N, 0);
+    blocking.assign(N, {});
+    in_pending.assign(N, 0);
+    is_output.assign(N, 0);
+    results.assign(N, nullptr);
+    for (size_t i = 0; i < N; ++i) is_output[i] = nodes[i].def->schema.output_node;
+    for (auto& o : outputs) add_node(index.at(o));
+  }
 
   // 8.2 pick(): an output node first, then a node feeding one, then two steps away, else the first.
-  auto pick = [&](const std::vector<int>& ready) -> int {
+  int pick(const std::vector<int>& ready) const {
     for (int u : ready) if (is_output[size_t(u)]) return u;
     for (int u : ready)
       for (int c : blocking[size_t(u)]) if (is_output[size_t(c)]) return u;
@@ -346,18 +364,146 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
       for (int c : blocking[size_t(u)])
         for (int c2 : blocking[size_t(c)]) if (is_output[size_t(c2)]) return u;
     return ready.front();
-  };
+  }
 
-  // Ready nodes ordered by their position in `pending` (ComfyUI iterates its pending dict in insertion order).
-  std::vector<int> pos(N, -1);
-  for (size_t k = 0; k < pending.size(); ++k) pos[size_t(pending[k])] = int(k);
-  std::map<int, int> ready_set;  // position -> node
-  for (int u : pending) if (block_count[size_t(u)] == 0) ready_set.emplace(pos[size_t(u)], u);
-  size_t remaining = pending.size();
+  // ---- progress_state (ComfyUI's progress registry), only when asked for
+  void set_node_state(const std::string& id, double value, double max, bool finished) {
+    if (!progress_state) return;
+    node_states[id] = {{"value", value}, {"max", max}, {"state", finished ? "finished" : "running"}, {"node_id", id},
+                       {"prompt_id", prompt_id}, {"display_node_id", id}, {"parent_node_id", nullptr}, {"real_node_id", id}};
+    im.emit("progress_state", {{"prompt_id", prompt_id}, {"nodes", node_states}});
+  }
 
-  int current = -1;
-  NodeInputs current_inputs;
-  try {
+  EventSink node_events() {
+    return [this](const Event& e) {
+      if (!im.events) return;
+      Event e2 = e;
+      e2.data["prompt_id"] = prompt_id;
+      if (e2.data.contains("node") && !e2.data.contains("display_node")) e2.data["display_node"] = e2.data["node"];
+      if (e2.type == "progress" && progress_state && e2.data.contains("node") && e2.data["node"].is_string() &&
+          e2.data.contains("value") && e2.data.contains("max"))
+        set_node_state(e2.data["node"], e2.data["value"].get<double>(), e2.data["max"].get<double>(), false);
+      im.events(e2);
+    };
+  }
+
+  // ---- phase 6: one node, from the cache (8.3) or by calling it with its input lists (8.4)
+  void replay_cached(int u, EntryPtr hit, ExecutionResult& result) {
+    const NodeRec& n = nodes[size_t(u)];
+    results[size_t(u)] = hit;
+    if (n.def->schema.output_node || !hit->ui.is_null())
+      im.emit("executed", {{"node", n.id}, {"display_node", n.id}, {"output", hit->ui}, {"prompt_id", prompt_id}});
+    set_node_state(n.id, 1.0, 1.0, true);
+    result.stats.cached++;
+    im.lifetime.cached++;
+  }
+
+  // Inputs, each a list (8.4): links give the producer's list, constants a list of one.
+  std::vector<std::pair<std::string, std::vector<Value>>> input_lists(const NodeRec& n) const {
+    const ojson& ins = inputs_of(*n.node);
+    std::vector<std::pair<std::string, std::vector<Value>>> lists;
+    for (auto& spec : n.def->schema.inputs) {
+      if (spec.group == InputGroup::Hidden) {
+        if (spec.hidden_kind == "UNIQUE_ID") lists.push_back({spec.name, {Value(n.id)}});
+        continue;  // PROMPT / EXTRA_PNGINFO travel in the ExecContext
+      }
+      if (!ins.contains(spec.name)) continue;
+      const ojson& v = ins[spec.name];
+      if (is_link(v)) {
+        EntryPtr src = entry_of(index.at(link_source(v)));
+        int64_t slot = link_slot(v);
+        if (!src || slot < 0 || size_t(slot) >= src->outputs.size()) continue;  // "missing"
+        if (src->outputs[size_t(slot)].empty())
+          throw Error("execution_error", "input '" + spec.name + "' received an empty list", spec.name).at_input(spec.name);
+        lists.push_back({spec.name, src->outputs[size_t(slot)]});
+      } else {
+        lists.push_back({spec.name, {constant_value(v, &spec)}});
+      }
+    }
+    if (n.def->schema.accepts_undeclared_inputs)  // VHS: per-format widgets the schema does not list
+      for (auto it = ins.begin(); it != ins.end(); ++it)
+        if (!n.def->schema.find_input(it.key()) && !is_link(it.value()))
+          lists.push_back({it.key(), {constant_value(it.value(), nullptr)}});
+    return lists;
+  }
+
+  static void merge_call_output(const NodeSchema& schema, NodeOutput& out, CacheEntry& entry) {
+    if (out.values.size() < schema.outputs.size())
+      throw Error("execution_error", "node returned " + std::to_string(out.values.size()) + " values, its schema declares " +
+                                         std::to_string(schema.outputs.size()));
+    for (size_t s = 0; s < schema.outputs.size(); ++s) {
+      Value& v = out.values[s];
+      std::shared_ptr<const ValueList> lv;
+      if (schema.outputs[s].is_list && v.is_object()) lv = std::dynamic_pointer_cast<const ValueList>(v.as_object());
+      if (lv) entry.outputs[s].insert(entry.outputs[s].end(), lv->items.begin(), lv->items.end());
+      else entry.outputs[s].push_back(std::move(v));
+    }
+    if (!out.ui.is_object()) return;
+    if (entry.ui.is_null()) entry.ui = json::object();
+    for (auto it = out.ui.begin(); it != out.ui.end(); ++it) {
+      json& dst = entry.ui[it.key()];
+      if (it.value().is_array()) {
+        if (!dst.is_array()) dst = json::array();
+        for (auto& x : it.value()) dst.push_back(x);
+      } else {
+        dst = it.value();
+      }
+    }
+  }
+
+  void execute_node(int u, ExecutionResult& result) {
+    NodeRec& n = nodes[size_t(u)];
+    const NodeSchema& schema = n.def->schema;
+    auto lists = input_lists(n);
+    ExecContext ctx;
+    ctx.node_id = n.id;
+    ctx.class_type = schema.class_type;
+    ctx.config = &im.cfg;
+    ctx.prompt = &prompt;
+    ctx.extra_pnginfo = pnginfo;
+    ctx.events = node_events();
+
+    auto check_interrupt = [&] {
+      if (ctx.interrupted()) throw Error("interrupted", "Processing interrupted");
+    };
+    check_interrupt();
+    set_node_state(n.id, 0.0, 1.0, false);
+    im.emit("executing", {{"node", n.id}, {"display_node", n.id}, {"prompt_id", prompt_id}});
+
+    size_t calls = 1;
+    if (!schema.input_is_list)
+      for (auto& [name, l] : lists) calls = std::max(calls, l.size());
+    auto entry = std::make_shared<CacheEntry>();
+    entry->outputs.resize(schema.outputs.size());
+    for (size_t c = 0; c < calls; ++c) {
+      check_interrupt();
+      current_inputs = NodeInputs();
+      for (auto& [name, l] : lists)  // INPUT_IS_LIST: every input as a whole list, even a constant
+        current_inputs.values[name] = schema.input_is_list ? Value(std::make_shared<ValueList>(l)) : c < l.size() ? l[c] : l.back();
+      NodeOutput out = n.def->execute(current_inputs, ctx);
+      merge_call_output(schema, out, *entry);
+    }
+    results[size_t(u)] = entry;
+    if (!n.key.empty()) im.cache[n.key] = entry;
+    result.stats.executed++;
+    im.lifetime.executed++;
+    if (!entry->ui.is_null())
+      im.emit("executed", {{"node", n.id}, {"display_node", n.id}, {"output", entry->ui}, {"prompt_id", prompt_id}});
+    if (progress_state) {  // ComfyUI: after `executed`, the node's progress ends "finished" at its max
+      double m = node_states.contains(n.id) ? node_states[n.id]["max"].get<double>() : 1.0;
+      set_node_state(n.id, m, m, true);
+    }
+  }
+
+  // ---- phase 7: the loop: ready nodes ordered by their position in `pending` (ComfyUI iterates its
+  // pending dict in insertion order)
+  void run_scheduled(ExecutionResult& result) {
+    const size_t N = nodes.size();
+    std::vector<int> pos(N, -1);
+    for (size_t k = 0; k < pending.size(); ++k) pos[size_t(pending[k])] = int(k);
+    std::map<int, int> ready_set;  // position -> node
+    for (int u : pending) if (block_count[size_t(u)] == 0) ready_set.emplace(pos[size_t(u)], u);
+    size_t remaining = pending.size();
     std::vector<int> ready;
     while (remaining > 0) {
       ready.clear();
@@ -365,97 +511,9 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
       if (ready.empty()) throw Error("exception_during_validation", "Dependency cycle detected");  // unreachable after topo
       int u = pick(ready);
       current = u;
-      NodeRec& n = nodes[size_t(u)];
-      const NodeSchema& schema = n.def->schema;
-
-      if (EntryPtr hit = cached_entry(n)) {
-        // 8.3: a cached node is not run again; an output node re-sends its UI output.
-        results[size_t(u)] = hit;
-        if (schema.output_node || !hit->ui.is_null())
-          im.emit("executed", {{"node", n.id}, {"display_node", n.id}, {"output", hit->ui}, {"prompt_id", prompt_id}});
-        result.stats.cached++;
-        im.lifetime.cached++;
-      } else {
-        // Inputs, each a list (8.4): links give the producer's list, constants a list of one.
-        const ojson& ins = inputs_of(*n.node);
-        std::vector<std::pair<std::string, std::vector<Value>>> lists;
-        for (auto& spec : schema.inputs) {
-          if (spec.group == InputGroup::Hidden) {
-            if (spec.hidden_kind == "UNIQUE_ID") lists.push_back({spec.name, {Value(n.id)}});
-            continue;  // PROMPT / EXTRA_PNGINFO travel in the ExecContext
-          }
-          if (!ins.contains(spec.name)) continue;
-          const ojson& v = ins[spec.name];
-          if (is_link(v)) {
-            EntryPtr src = entry_of(index.at(link_source(v)));
-            int64_t slot = link_slot(v);
-            if (!src || slot < 0 || size_t(slot) >= src->outputs.size()) continue;  // "missing"
-            if (src->outputs[size_t(slot)].empty())
-              throw Error("execution_error", "input '" + spec.name + "' received an empty list", spec.name).at_input(spec.name);
-            lists.push_back({spec.name, src->outputs[size_t(slot)]});
-          } else {
-            lists.push_back({spec.name, {constant_value(v, &spec)}});
-          }
-        }
-        if (schema.accepts_undeclared_inputs)
-          for (auto it = ins.begin(); it != ins.end(); ++it)
-            if (!schema.find_input(it.key()) && !is_link(it.value()))
-              lists.push_back({it.key(), {constant_value(it.value(), nullptr)}});
-        ExecContext ctx;
-        ctx.node_id = n.id;
-        ctx.class_type = schema.class_type;
-        ctx.config = &im.cfg;
-        ctx.prompt = &prompt;
-        ctx.extra_pnginfo = pnginfo;
-        ctx.events = wrapped_events;
-
-        auto check_interrupt = [&] {
-          if (ctx.interrupted()) throw Error("interrupted", "Processing interrupted");
-        };
-        check_interrupt();
-        im.emit("executing", {{"node", n.id}, {"display_node", n.id}, {"prompt_id", prompt_id}});
-
-        size_t calls = 1;
-        if (!schema.input_is_list)
-          for (auto& [name, l] : lists) calls = std::max(calls, l.size());
-        auto entry = std::make_shared<CacheEntry>();
-        entry->outputs.resize(schema.outputs.size());
-        for (size_t c = 0; c < calls; ++c) {
-          check_interrupt();
-          current_inputs = NodeInputs();
-          for (auto& [name, l] : lists)  // INPUT_IS_LIST: every input as a whole list, even a constant
-            current_inputs.values[name] = schema.input_is_list ? Value(std::make_shared<ValueList>(l)) : c < l.size() ? l[c] : l.back();
-          NodeOutput out = n.def->execute(current_inputs, ctx);
-          if (out.values.size() < schema.outputs.size())
-            throw Error("execution_error", "node returned " + std::to_string(out.values.size()) + " values, its schema declares " +
-                                               std::to_string(schema.outputs.size()));
-          for (size_t s = 0; s < schema.outputs.size(); ++s) {
-            Value& v = out.values[s];
-            std::shared_ptr<const ValueList> lv;
-            if (schema.outputs[s].is_list && v.is_object()) lv = std::dynamic_pointer_cast<const ValueList>(v.as_object());
-            if (lv) entry->outputs[s].insert(entry->outputs[s].end(), lv->items.begin(), lv->items.end());
-            else entry->outputs[s].push_back(std::move(v));
-          }
-          if (out.ui.is_object()) {
-            if (entry->ui.is_null()) entry->ui = json::object();
-            for (auto it = out.ui.begin(); it != out.ui.end(); ++it) {
-              json& dst = entry->ui[it.key()];
-              if (it.value().is_array()) {
-                if (!dst.is_array()) dst = json::array();
-                for (auto& x : it.value()) dst.push_back(x);
-              } else {
-                dst = it.value();
-              }
-            }
-          }
-        }
-        results[size_t(u)] = entry;
-        if (!n.key.empty()) im.cache[n.key] = entry;
-        result.stats.executed++;
-        im.lifetime.executed++;
-        if (!entry->ui.is_null())
-          im.emit("executed", {{"node", n.id}, {"display_node", n.id}, {"output", entry->ui}, {"prompt_id", prompt_id}});
-      }
+      if (EntryPtr hit = cached_entry(nodes[size_t(u)])) replay_cached(u, hit, result);
+      else execute_node(u, result);
+      const NodeRec& n = nodes[size_t(u)];
       executed_ids.push_back(n.id);
       if (!results[size_t(u)]->ui.is_null()) result.ui_outputs[n.id] = results[size_t(u)]->ui;
       ready_set.erase(pos[size_t(u)]);
@@ -464,13 +522,16 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
         if (--block_count[size_t(c)] == 0) ready_set.emplace(pos[size_t(c)], c);
       current = -1;
     }
-  } catch (...) {
-    // Name the node, rethrow as comfy::Error, tell the client (8.10, 8.11).
+  }
+
+  // ---- phase 8a: a failure: name the node, tell the client (8.10, 8.11); returns the comfy::Error to throw
+  Error report_failure(std::exception_ptr ep) {
     Error err("execution_error", "unknown error");
     try {
-      throw;
+      std::rethrow_exception(ep);
     } catch (const Error& e) {
       err = e;
+      if (err.type == "execution_interrupted") err.type = "interrupted";  // the samplers' own check
       if (err.type != "interrupted" && current >= 0 && err.type != "execution_error") {
         err.extra_info["exception_type"] = err.type;
         err.type = "execution_error";
@@ -478,6 +539,7 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
     } catch (const std::exception& e) {
       err = Error("execution_error", e.what());
       err.extra_info["exception_type"] = "RuntimeError";
+    } catch (...) {
     }
     std::string node_id = current >= 0 ? nodes[size_t(current)].id : err.node_id;
     std::string node_type = current >= 0 ? nodes[size_t(current)].def->schema.class_type : err.class_type;
@@ -498,19 +560,54 @@ ExecutionResult Executor::execute(const Prompt& prompt_in, const std::vector<std
                {"current_outputs", current_outputs}, {"timestamp", now_ms()}});
     }
     im.emit("executing", {{"node", nullptr}, {"prompt_id", prompt_id}});
-    throw err;
+    return err;
   }
 
-  for (size_t i = 0; i < N; ++i) {
-    EntryPtr e = entry_of(int(i));
-    if (!e) continue;
-    std::vector<Value> vals;
-    for (auto& l : e->outputs) vals.push_back(l.size() == 1 ? l[0] : Value(std::make_shared<ValueList>(l)));
-    result.outputs[nodes[i].id] = std::move(vals);
+  // ---- phase 8b: success: every node's outputs, then the completion messages
+  void finish(ExecutionResult& result) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      EntryPtr e = entry_of(int(i));
+      if (!e) continue;
+      std::vector<Value> vals;
+      for (auto& l : e->outputs) vals.push_back(l.size() == 1 ? l[0] : Value(std::make_shared<ValueList>(l)));
+      result.outputs[nodes[i].id] = std::move(vals);
+    }
+    result.ok = true;
+    im.emit("execution_success", {{"prompt_id", prompt_id}, {"timestamp", now_ms()}});
+    im.emit("executing", {{"node", nullptr}, {"prompt_id", prompt_id}});
   }
-  result.ok = true;
-  im.emit("execution_success", {{"prompt_id", prompt_id}, {"timestamp", now_ms()}});
-  im.emit("executing", {{"node", nullptr}, {"prompt_id", prompt_id}});
+};
+
+Executor::Executor(const Registry& reg, RuntimeConfig cfg, EventSink events)
+    : impl_(std::make_unique<Impl>(reg, std::move(cfg), std::move(events))) {}
+Executor::~Executor() = default;
+const ExecutionStats& Executor::lifetime_stats() const { return impl_->lifetime; }
+const RuntimeConfig& Executor::config() const { return impl_->cfg; }
+void Executor::clear_cache() { impl_->cache.clear(); }
+size_t Executor::cache_size() const { return impl_->cache.size(); }
+
+ExecutionResult Executor::execute(const Prompt& prompt, const std::vector<std::string>& outputs,
+                                  const nlohmann::json& extra_pnginfo) {
+  ExecuteOptions opt;
+  opt.extra_pnginfo = extra_pnginfo;
+  return execute(prompt, outputs, opt);
+}
+
+ExecutionResult Executor::execute(const Prompt& prompt, const std::vector<std::string>& outputs, const ExecuteOptions& opt) {
+  Impl::Run run(*impl_, prompt, outputs, opt);
+  run.collect_nodes();
+  run.order_dependencies();
+  for (int u : run.topo) run.compute_cache_key(run.nodes[size_t(u)]);
+  run.prune_cache();
+  run.announce_start();
+  run.schedule();
+  ExecutionResult result;
+  try {
+    run.run_scheduled(result);
+  } catch (...) {
+    throw run.report_failure(std::current_exception());
+  }
+  run.finish(result);
   return result;
 }
 

@@ -5,6 +5,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -120,6 +121,43 @@ DecodedImage decode_jpeg(const std::string& bytes, const std::string& name) {
   DecodedImage out;
   out.rgb = apply_orientation(u8.to(at::kFloat).div_(255.0f), orientation).contiguous();
   return out;
+}
+
+std::string encode_jpeg(const at::Tensor& rgb_u8, int quality) {
+  at::Tensor img = rgb_u8.to(at::kByte).contiguous();
+  if (img.dim() != 3 || img.size(2) != 3) throw Error("execution_error", "encode_jpeg: expected an [H, W, 3] image");
+  jpeg_compress_struct cinfo;
+  JpegErr err;
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = on_error;
+  err.mgr.output_message = on_message;
+  unsigned char* out = nullptr;
+  unsigned long out_size = 0;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_compress(&cinfo);
+    std::free(out);
+    throw Error("execution_error", std::string("JPEG encoding failed: ") + err.message);
+  }
+  jpeg_create_compress(&cinfo);
+  jpeg_mem_dest(&cinfo, &out, &out_size);
+  cinfo.image_width = JDIMENSION(img.size(1));
+  cinfo.image_height = JDIMENSION(img.size(0));
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_RGB;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_start_compress(&cinfo, TRUE);
+  const uint8_t* base = img.data_ptr<uint8_t>();
+  const size_t stride = size_t(img.size(1)) * 3;
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<JSAMPROW>(base + size_t(cinfo.next_scanline) * stride);
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string bytes(reinterpret_cast<const char*>(out), out_size);
+  std::free(out);
+  return bytes;
 }
 
 }  // namespace comfy::io

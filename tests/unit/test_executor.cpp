@@ -411,3 +411,41 @@ TEST_F(ExecutorTest, EventsFollowComfyUIsSequence) {
   EXPECT_EQ(events[4].data["max"], 3);
   EXPECT_EQ(events[8].data["output"]["values"][0], 1);
 }
+
+TEST_F(ExecutorTest, ServeOptionsSetThePromptIdAndAddProgressState) {
+  Prompt p;
+  p["1"] = node("Const", {{"value", 1}});
+  p["2"] = node("Steps", {{"a", link("1")}});
+  p["3"] = node("Sink", {{"a", link("2")}});
+  ExecuteOptions opt;
+  opt.prompt_id = "client-chosen";
+  opt.progress_state = true;
+  ex.execute(p, {"3"}, opt);
+  // ComfyUI's order (shared/server-traces/01_txt2img.json): state on node start, before each progress,
+  // and "finished" after the node (after its `executed`).
+  std::vector<std::string> expected{"execution_start", "execution_cached",
+                                    "progress_state", "executing", "progress_state",
+                                    "progress_state", "executing", "progress_state", "progress", "progress_state", "progress",
+                                    "progress_state", "progress", "progress_state",
+                                    "progress_state", "executing", "executed", "progress_state",
+                                    "execution_success", "executing"};
+  EXPECT_EQ(types(), expected);
+  for (auto& e : events) EXPECT_EQ(e.data["prompt_id"], "client-chosen") << e.type;
+  const auto& last_state = events[17].data["nodes"];
+  ASSERT_EQ(last_state.size(), 3u);
+  EXPECT_EQ(last_state["2"]["state"], "finished");
+  EXPECT_EQ(last_state["2"]["value"], 3.0);
+  EXPECT_EQ(last_state["2"]["max"], 3.0);
+  EXPECT_EQ(last_state["3"]["node_id"], "3");
+  EXPECT_TRUE(last_state["3"]["parent_node_id"].is_null());
+  EXPECT_EQ(events[7].data["nodes"]["2"]["value"], 1.0);  // the step's state precedes its progress
+  EXPECT_EQ(events[7].data["nodes"]["2"]["state"], "running");
+
+  // A re-run: everything cached, the output node replays `executed` and is reported finished.
+  events.clear();
+  opt.prompt_id = "second";
+  ex.execute(p, {"3"}, opt);
+  EXPECT_EQ(types(), (std::vector<std::string>{"execution_start", "execution_cached", "executed", "progress_state",
+                                               "execution_success", "executing"}));
+  EXPECT_EQ(events[1].data["nodes"], nlohmann::json::array({"1", "2", "3"}));  // prompt key order
+}

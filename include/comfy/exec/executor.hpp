@@ -25,6 +25,13 @@ struct ExecutionResult {
   ExecutionStats stats;
 };
 
+// Per-call options of execute(); `run` uses the defaults, `serve` sets all of them.
+struct ExecuteOptions {
+  std::string prompt_id;                     // "" = a new UUID4-shaped id
+  nlohmann::json extra_pnginfo = nullptr;    // hidden EXTRA_PNGINFO ({"workflow": ...}) or null
+  bool progress_state = false;               // also emit ComfyUI's "progress_state" messages
+};
+
 class Executor {
  public:
   Executor(const Registry& reg, RuntimeConfig cfg, EventSink events = {});
@@ -33,6 +40,10 @@ class Executor {
   // everything executed before stays in the cache.
   ExecutionResult execute(const Prompt& prompt, const std::vector<std::string>& outputs,
                           const nlohmann::json& extra_pnginfo = nullptr);
+  ExecutionResult execute(const Prompt& prompt, const std::vector<std::string>& outputs, const ExecuteOptions& opt);
+  // Drops every cached node result (and with it the models the loader nodes produced).
+  void clear_cache();
+  size_t cache_size() const;
   const ExecutionStats& lifetime_stats() const;
   const RuntimeConfig& config() const;
 
