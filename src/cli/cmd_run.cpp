@@ -12,6 +12,7 @@
 #include "cli/cli_util.hpp"
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
+#include "comfy/core/memory_budget.hpp"
 #include "comfy/exec/executor.hpp"
 #include "comfy/graph/validate.hpp"
 
@@ -33,6 +34,7 @@ struct RunOptions {
   std::string dtype;                     // fp32 | fp16 | bf16; "" = per-device default
   bool fp32_text_enc = false;
   std::string dump_progress;
+  std::string memory_limit;              // "" = physical memory + swap
   bool json = false;
   bool quiet = false;
   bool allow_partial = false;
@@ -116,6 +118,11 @@ int run(const RunOptions& o) {
   }
   if (cfg.device.is_cuda() && !at::hasCUDA()) throw UsageError("--device " + o.device + ": this build has no CUDA support");
   cfg.text_encoder_fp32 = o.fp32_text_enc;
+  if (!o.memory_limit.empty()) {
+    cfg.memory_limit = parse_bytes(o.memory_limit);
+    if (!cfg.memory_limit || *cfg.memory_limit == 0)
+      throw UsageError("--memory-limit '" + o.memory_limit + "': expected a size such as 8GiB, 512MiB or 1000000");
+  }
   if (o.dtype == "fp32") cfg.dtype = at::kFloat;
   else if (o.dtype == "fp16") cfg.dtype = at::kHalf;
   else if (o.dtype == "bf16") cfg.dtype = at::kBFloat16;
@@ -261,6 +268,8 @@ int cmd_run(int argc, char** argv) {
       ("fp32-text-enc", "keep the text encoder's weights in float32 (ComfyUI's default, like this one's, rounds them to float16)",
        cxxopts::value(o.fp32_text_enc))
       ("dump-progress", "folder for the progress latents of the Progress sampler nodes", cxxopts::value(o.dump_progress))
+      ("memory-limit", "refuse a node whose tensors would need more than this, e.g. 8GiB (default: physical memory + swap)",
+       cxxopts::value(o.memory_limit))
       ("json", "print ComfyUI's execution events as JSON lines on stdout", cxxopts::value(o.json))
       ("quiet", "no progress bar, warnings or summary lines (errors only)", cxxopts::value(o.quiet))
       ("allow-partial", "run the valid outputs when others fail validation", cxxopts::value(o.allow_partial))

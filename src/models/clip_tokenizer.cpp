@@ -391,11 +391,20 @@ fs::path ClipBpe::find_sd1_dir(const RuntimeConfig& cfg) {
 }
 
 std::shared_ptr<const ClipBpe> ClipBpe::sd1(const RuntimeConfig& cfg) {
+  // Shared by every run of the process: guarded, and keyed by the folder and the state of both files,
+  // so an edited vocabulary is read again.
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<const ClipBpe>> cache;
-  auto dir = fs::weakly_canonical(find_sd1_dir(cfg)).string();
+  const fs::path dir = fs::weakly_canonical(find_sd1_dir(cfg));
+  std::string key = dir.string();
+  for (const char* f : {"vocab.json", "merges.txt"}) {
+    std::error_code ec;
+    const auto size = fs::file_size(dir / f, ec);
+    const auto time = fs::last_write_time(dir / f, ec).time_since_epoch().count();
+    key += "\n" + std::to_string(size) + ":" + std::to_string(time);
+  }
   std::lock_guard<std::mutex> lock(mu);
-  auto& slot = cache[dir];
+  auto& slot = cache[key];
   if (!slot) slot = load(dir);
   return slot;
 }

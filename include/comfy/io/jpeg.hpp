@@ -6,6 +6,8 @@
 
 namespace comfy::io {
 
-DecodedImage decode_jpeg(const std::string& bytes, const std::string& name = "<memory>");
+// Pictures over `max_pixels` are refused from the header (decompression_bomb_message).
+DecodedImage decode_jpeg(const std::string& bytes, const std::string& name = "<memory>",
+                         uint64_t max_pixels = kMaxImagePixels);
 
 }  // namespace comfy::io
