@@ -98,7 +98,7 @@ bool decode_raw(ReadSource& src, ErrorState& st, std::vector<unsigned char>& pix
     return false;
   }
   png_infop info = png_create_info_struct(png);
-  png_bytep* rows = nullptr;
+  png_bytep* volatile rows = nullptr;  // volatile: set after setjmp, freed after a longjmp
   if (!info || setjmp(png_jmpbuf(png))) {
     std::free(rows);
     png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
