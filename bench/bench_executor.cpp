@@ -55,11 +55,43 @@ int main(int argc, char** argv) {
   comfy::tune_host_memory();
   int nodes = 1000, reps = 20;
   fs::path wf_dir = fs::path(COMFY_SHARED_DIR) / "workflows" / "real";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--nodes")) nodes = std::max(3, std::atoi(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::max(1, std::atoi(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--workflows")) wf_dir = argv[i + 1];
+  auto usage = [](std::ostream& os, int code) {
+    os << "usage: bench_executor [--nodes N] [--reps N] [--workflows DIR]\n"
+          "  Executor overhead per node on a chain of trivial nodes, then load + convert + validate time of\n"
+          "  the workflows in DIR.\n"
+          "  --nodes N        chain length (default 1000, at least 3)\n"
+          "  --reps N         repetitions (default 20)\n"
+          "  --workflows DIR  workflows to load (default ../shared/workflows/real)\n"
+          "  -h, --help       this help\n";
+    return code;
+  };
+  auto positive = [](const char* s, int& out) {
+    const std::string t = s;
+    if (t.empty() || t.size() > 7 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+    out = std::stoi(t);
+    return out >= 1;
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "-h" || a == "--help") return usage(std::cout, 0);
+    const bool takes_value = a == "--nodes" || a == "--reps" || a == "--workflows";
+    if (!takes_value) {
+      std::cerr << "bench_executor: unknown option '" << a << "'\n";
+      return usage(std::cerr, 2);
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "bench_executor: " << a << " needs a value\n";
+      return usage(std::cerr, 2);
+    }
+    const char* v = argv[++i];
+    if (a == "--workflows") {
+      wf_dir = v;
+    } else if (!positive(v, a == "--nodes" ? nodes : reps)) {
+      std::cerr << "bench_executor: " << a << " '" << v << "' is not a positive integer\n";
+      return usage(std::cerr, 2);
+    }
   }
+  nodes = std::max(3, nodes);
 
   // ---- executor overhead
   Registry reg = bench_registry();

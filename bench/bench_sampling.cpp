@@ -3,7 +3,7 @@
 // evaluation), 1 thread. Columns: total per step; overhead = total - the toy network's own forward
 // (DiffusionNet::forward on the batch-2 input: the "network" every stack has to run); and, for
 // reference, the bare apply_model call (network + ModelSampling input/timestep/denoised).
-// Usage: bench_sampling [repeats] [device] [--wall] [--default-malloc] [--only=SAMPLER]
+// Usage: bench_sampling [REPEATS] [DEVICE] [--wall] [--default-malloc] [--only=SAMPLER] (--help)
 //   (default: thread CPU time; --default-malloc skips comfy::tune_host_memory, to show its effect)
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -51,21 +51,62 @@ double best_us(int blocks, int reps, c10::Device dev, F&& f) {
 }
 }  // namespace
 
+int usage(std::FILE* to, int code) {
+  std::fprintf(to,
+               "usage: bench_sampling [REPEATS] [DEVICE] [--wall] [--default-malloc] [--only=SAMPLER]\n"
+               "  Per-step cost of the sampling stack with the toy Gaussian model (latent 1x4x64x64, 20 steps).\n"
+               "  REPEATS          timed runs per block (default 20)\n"
+               "  DEVICE           cpu, cuda or cuda:N (default cpu)\n"
+               "  --wall           wall time instead of thread CPU time\n"
+               "  --default-malloc keep glibc's malloc settings (shows what tune_host_memory saves)\n"
+               "  --only=SAMPLER   one sampler (euler, euler_ancestral, dpmpp_2m, dpmpp_2m_sde, uni_pc)\n"
+               "  -h, --help       this help\n");
+  return code;
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> pos_args;
   bool default_malloc = false;
   std::string only;  // --only=NAME: one sampler (for profiling)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
+    if (a == "-h" || a == "--help") return usage(stdout, 0);
     if (a == "--wall") g_wall = true;
     else if (a == "--default-malloc") default_malloc = true;
     else if (a.rfind("--only=", 0) == 0) only = a.substr(7);
-    else pos_args.push_back(a);
+    else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "bench_sampling: unknown option '%s'\n", a.c_str());
+      return usage(stderr, 2);
+    } else {
+      pos_args.push_back(a);
+    }
+  }
+  if (pos_args.size() > 2) {
+    std::fprintf(stderr, "bench_sampling: unexpected argument '%s'\n", pos_args[2].c_str());
+    return usage(stderr, 2);
+  }
+  int repeats = 20;
+  if (!pos_args.empty()) {
+    const std::string& r = pos_args[0];
+    if (r.empty() || r.size() > 6 || r.find_first_not_of("0123456789") != std::string::npos || std::stoi(r) < 1) {
+      std::fprintf(stderr, "bench_sampling: REPEATS '%s' is not a positive integer\n", r.c_str());
+      return usage(stderr, 2);
+    }
+    repeats = std::stoi(r);
+  }
+  c10::Device dev(c10::kCPU);
+  try {
+    dev = c10::Device(pos_args.size() > 1 ? pos_args[1] : "cpu");
+  } catch (const std::exception&) {
+    std::fprintf(stderr, "bench_sampling: DEVICE '%s': expected cpu, cuda or cuda:N\n", pos_args[1].c_str());
+    return usage(stderr, 2);
+  }
+  if (dev.is_cuda() && !at::hasCUDA()) {
+    std::fprintf(stderr, "bench_sampling: this build has no CUDA support\n");
+    return 2;
   }
   if (!default_malloc) tune_host_memory();
   at::set_num_threads(1);
-  const int repeats = pos_args.size() > 0 ? std::stoi(pos_args[0]) : 20;
-  const c10::Device dev(pos_args.size() > 1 ? pos_args[1] : "cpu");
   const int64_t steps = 20;
   auto model = make_toy_gaussian_model(dev);
   auto pos = toy_conditioning(true), neg = toy_conditioning(false);

@@ -91,10 +91,21 @@ int main(int argc, char** argv) {
       "baseline", "ComfyUI baseline kit folder (comfy_unet.py)", cxxopts::value(baseline))(
       "checkpoint", "also time loading this full-size checkpoint (cold and warm cache)", cxxopts::value(checkpoint))(
       "h,help", "this help");
-  auto r = o.parse(argc, argv);
-  if (r.count("help")) {
-    std::cout << o.help() << "\n";
-    return 0;
+  cxxopts::ParseResult r;
+  try {
+    r = o.parse(argc, argv);
+    if (r.count("help")) {
+      std::cout << o.help() << "\n";
+      return 0;
+    }
+    if (!r.unmatched().empty()) throw std::runtime_error("unexpected argument '" + r.unmatched()[0] + "'");
+    if (dtype != "f32" && dtype != "f16" && dtype != "bf16") throw std::runtime_error("--dtype must be f32, f16 or bf16");
+    if (device != "cpu" && device != "cuda") throw std::runtime_error("--device must be cpu or cuda");
+    if (batch < 1 || size < 8 || steps < 1 || warmup < 0 || threads < 1)
+      throw std::runtime_error("--batch, --steps and --threads must be >= 1, --size >= 8, --warmup >= 0");
+  } catch (const std::exception& e) {
+    std::cerr << "bench_unet: " << e.what() << "\n\n" << o.help() << "\n";
+    return 2;
   }
   at::set_num_threads(threads);
   const c10::Device dev(device == "cuda" ? c10::kCUDA : c10::kCPU);

@@ -2,6 +2,12 @@
 # Downloads the Debian packages a GPU machine lacks (it has PyTorch with CUDA but no apt access) into
 # .debs/ (git-ignored), so scripts/gpu-build.sh can unpack them there with dpkg -x.
 set -euo pipefail
+# --help prints the comment above; anything else unexpected is refused.
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "fetch-debs.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 mkdir -p .debs
 cd .debs

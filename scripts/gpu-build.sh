@@ -3,6 +3,11 @@
 # dependencies unpacked from the .deb files in .debs/ (scripts/fetch-debs.sh) into a private prefix.
 #   scripts/gpu-build.sh [BUILD_DIR]        (default build-cuda)
 set -euo pipefail
+# --help prints the comment above; anything else unexpected is refused.
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+  -*) echo "gpu-build.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 BUILD_DIR="${1:-build-cuda}"
 PREFIX="${COMFY_DEPS_PREFIX:-/tmp/comfy-deps}"

@@ -5,6 +5,12 @@
 # Expects .debs/ (scripts/fetch-debs.sh) and a copy of ../shared/golden in .golden/.
 # Logs go to $OUT (or ./gpu-check-out).
 set -uo pipefail
+# --help prints the comment above; anything else unexpected is refused.
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "gpu-check.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 OUT="${OUT:-$PWD/gpu-check-out}"; mkdir -p "$OUT"
 B=build-cuda

@@ -4,6 +4,12 @@
 #   scripts/run-default.sh            full setup + build + runs
 #   SKIP_SETUP=1 scripts/run-default.sh   reuse an existing build
 set -euo pipefail
+# --help prints the comment above; anything else unexpected is refused.
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "run-default.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 BUILD_DIR="${BUILD_DIR:-build}"

@@ -3,6 +3,12 @@
 #   scripts/setup.sh            install packages + configure + build (Release-ish, with tests)
 #   SKIP_APT=1 scripts/setup.sh skip the apt step (packages already there)
 set -euo pipefail
+# --help prints the comment above; anything else unexpected is refused.
+case "${1:-}" in
+  -h|--help) sed -n '2,/^set /{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "setup.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 
 PACKAGES=(

@@ -1,6 +1,16 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test (the README's test command; .ci/run runs exactly this).
 set -euo pipefail
+case "${1:-}" in
+  "") ;;
+  -h|--help)
+    echo "usage: scripts/test.sh"
+    echo "  Installs the packages (scripts/setup.sh), builds, and runs every test: the libFuzzer targets and"
+    echo "  the ThreadSanitizer test in a clang build (build-fuzz), then the unit, golden and e2e suites."
+    echo "  BUILD_DIR=DIR selects the build folder (default: build)."
+    exit 0 ;;
+  *) echo "test.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 BUILD_DIR="${BUILD_DIR:-build}"
@@ -17,7 +27,8 @@ fi
 
 status=0
 if [[ -n "$FUZZ_DIR" ]]; then
-  (cd "$FUZZ_DIR" && ctest --output-on-failure --timeout 300) || status=$?
+  # Each fuzzer runs COMFY_FUZZ_SECONDS (60 s) with leak detection and -timeout=2; two at a time.
+  (cd "$FUZZ_DIR" && ctest --output-on-failure -j2 --timeout 900) || status=$?
 fi
 # The main suite last, so its summary is the closing line.
 (cd "$BUILD_DIR" && ctest --output-on-failure -j"$(nproc)" --timeout 900) || status=$?

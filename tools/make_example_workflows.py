@@ -212,6 +212,8 @@ def ui_format(nodes, description):
 
 
 def main():
+    import argparse
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "workflows")
     for model in ("shapes", "sd15"):
         d = os.path.join(root, model)

@@ -61,7 +61,7 @@ std::vector<std::string> list_input_images(const fs::path& dir) {
 void register_load_image(Registry& r) {
   NodeSchema s("LoadImage");
   s.display("Load Image").cat("image")
-      .combo_fn("image", [] { return list_input_images(RuntimeConfig{}.input_dir); });
+      .combo_fn("image", ComboListFn([](const RuntimeConfig& cfg) { return list_input_images(cfg.input_dir); }));
   s.last().image_upload = true;
   s.output("IMAGE").output("MASK");
   NodeDef def{s, [](const NodeInputs& in, ExecContext& ctx) {

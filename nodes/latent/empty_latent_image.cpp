@@ -1,6 +1,7 @@
 // EmptyLatentImage — "Empty Latent Image" (workflow-nodes-files.md 9.9)
 #include <ATen/ATen.h>
 
+#include "comfy/core/memory_budget.hpp"
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 
@@ -15,9 +16,12 @@ void register_empty_latent_image(Registry& r) {
       .int_("height", 512, 16, kMaxResolution, 8)
       .int_("batch_size", 1, 1, 4096)
       .output("LATENT");
-  r.add({s, [](const NodeInputs& in, ExecContext&) {
+  r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
+           const int64_t b = in.i64("batch_size"), h = in.i64("height") / 8, w = in.i64("width") / 8;
+           require_memory(ctx.cfg(), float_tensor_bytes({b, 4, h, w}),
+                          "a latent [" + std::to_string(b) + ", 4, " + std::to_string(h) + ", " + std::to_string(w) + "]");
            auto l = std::make_shared<Latent>();
-           l->samples = at::zeros({in.i64("batch_size"), 4, in.i64("height") / 8, in.i64("width") / 8});
+           l->samples = at::zeros({b, 4, h, w});
            return NodeOutput{{Value(l)}};
          }});
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "comfy/core/memory_budget.hpp"
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 
@@ -43,9 +44,11 @@ NodeOutput latent_from_batch(const NodeInputs& in, ExecContext&) {
   return {{Value(out)}};
 }
 
-NodeOutput repeat_latent_batch(const NodeInputs& in, ExecContext&) {
+NodeOutput repeat_latent_batch(const NodeInputs& in, ExecContext& ctx) {
   auto src = in.obj<Latent>("samples");
   int64_t amount = in.i64("amount");
+  require_memory(ctx.cfg(), double(amount) * double(src->samples.numel()) * double(src->samples.element_size()),
+                 "a latent batch repeated " + std::to_string(amount) + " times", "amount");
   std::vector<int64_t> r(size_t(src->samples.dim()), 1);
   r[0] = amount;
   auto out = src->with_samples(src->samples.repeat(r));

@@ -5,6 +5,7 @@
 #include "comfy/core/types.hpp"
 #include "comfy/io/hash.hpp"
 #include "comfy/io/input_files.hpp"
+#include "comfy/io/latent_file.hpp"
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
@@ -37,13 +38,13 @@ NodeOutput save_latent(const NodeInputs& in, ExecContext& ctx) {
 NodeOutput load_latent(const NodeInputs& in, ExecContext& ctx) {
   auto path = io::annotated_input_path(ctx.cfg(), in.str("latent"), "latent");
   auto st = io::SafeTensors::open(path);
-  if (!st->contains("latent_tensor")) fail("latent", "Invalid latent file: " + in.str("latent") + " has no latent_tensor");
-  // Files written before the format marker existed hold scaled latents.
-  double multiplier = st->contains("latent_format_version_0") ? 1.0 : 1.0 / 0.18215;
-  at::Tensor t = st->get("latent_tensor").to(at::kFloat).clone();
-  if (multiplier != 1.0) t = t * multiplier;
   auto l = std::make_shared<Latent>();
-  l->samples = t;
+  try {
+    l->samples = io::read_latent(*st, in.str("latent"));
+  } catch (Error& e) {
+    e.at_input("latent");
+    throw;
+  }
   return {{Value(l)}};
 }
 
@@ -59,7 +60,7 @@ void register_latent_file_nodes(Registry& r) {
 
   NodeSchema load("LoadLatent");
   load.display("LoadLatent").cat("_for_testing")
-      .combo_fn("latent", [] { return io::list_files(RuntimeConfig().input_dir, {".latent"}); })
+      .combo_fn("latent", ComboListFn([](const RuntimeConfig& cfg) { return io::list_files(cfg.input_dir, {".latent"}); }))
       .output("LATENT");
   NodeDef def{load, load_latent};
   // IS_CHANGED: the file's SHA-256, so an edited file re-runs the node.

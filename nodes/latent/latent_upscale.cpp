@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "comfy/core/memory_budget.hpp"
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/ops/upscale.hpp"
@@ -11,6 +12,14 @@ namespace comfy {
 
 namespace {
 constexpr int64_t kMaxResolution = 16384;
+
+// The upscaled latent (and the float copy the interpolation makes) must fit.
+void require_upscaled(const ExecContext& ctx, const at::Tensor& x, int64_t w, int64_t h) {
+  const int64_t b = x.size(0), c = x.size(1);
+  require_memory(ctx.cfg(), 2 * float_tensor_bytes({b, c, h, w}),
+                 "an upscaled latent [" + std::to_string(b) + ", " + std::to_string(c) + ", " + std::to_string(h) +
+                     ", " + std::to_string(w) + "]");
+}
 }
 
 void register_latent_upscale(Registry& r) {
@@ -22,7 +31,7 @@ void register_latent_upscale(Registry& r) {
       .int_("height", 512, 0, kMaxResolution, 8)
       .combo("crop", {"disabled", "center"})
       .output("LATENT");
-  r.add({s, [](const NodeInputs& in, ExecContext&) {
+  r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            auto latent = in.obj<Latent>("samples");
            int64_t width = in.i64("width"), height = in.i64("height");
            if (width == 0 && height == 0) return NodeOutput{{Value(latent)}};
@@ -37,6 +46,7 @@ void register_latent_upscale(Registry& r) {
              width = std::max<int64_t>(64, width);
              height = std::max<int64_t>(64, height);
            }
+           require_upscaled(ctx, x, width / 8, height / 8);
            auto out = common_upscale(x, width / 8, height / 8, in.str("upscale_method"), in.str("crop"));
            return NodeOutput{{Value(latent->with_samples(out))}};
          }});
@@ -49,11 +59,12 @@ void register_latent_upscale_by(Registry& r) {
       .combo("upscale_method", latent_upscale_methods())
       .float_("scale_by", 1.5, 0.01, 8.0, 0.01)
       .output("LATENT");
-  r.add({s, [](const NodeInputs& in, ExecContext&) {
+  r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            auto latent = in.obj<Latent>("samples");
            const auto& x = latent->samples;
            const double by = in.f64("scale_by");
            const int64_t width = python_round(double(x.size(-1)) * by), height = python_round(double(x.size(-2)) * by);
+           require_upscaled(ctx, x, width, height);
            auto out = common_upscale(x, width, height, in.str("upscale_method"), "disabled");
            return NodeOutput{{Value(latent->with_samples(out))}};
          }});

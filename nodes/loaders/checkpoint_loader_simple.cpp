@@ -11,17 +11,16 @@ void register_checkpoint_loader_simple(Registry& r) {
   s.display("Load Checkpoint").cat("loaders")
       .desc("Loads a diffusion model checkpoint; diffusion models are used to denoise latents.")
       .combo_fn("ckpt_name",
-                [files = loaders::list_folder("checkpoints")] {
+                ComboListFn([files = loaders::list_folder("checkpoints")](const RuntimeConfig& cfg) {
                   // the embedded default model is always offered, before the files
-                  auto v = files();
+                  auto v = files(cfg);
                   v.insert(v.begin(), kBuiltinShapesName);
                   return v;
-                })
+                }))
       .tip("The name of the checkpoint (model) to load.")
       .output("MODEL").output("CLIP").output("VAE");
   NodeDef def{s, [](const NodeInputs& in, ExecContext& ctx) {
                 const auto& cfg = ctx.cfg();
-                io::set_active_model_folders(cfg);
                 const auto& name = in.str("ckpt_name");
                 if (auto builtin = load_builtin_checkpoint(name, cfg))
                   return NodeOutput{{Value(std::get<0>(*builtin)), Value(std::get<1>(*builtin)),

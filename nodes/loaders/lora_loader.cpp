@@ -21,7 +21,6 @@ struct Patched {
 Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Model> model,
               std::shared_ptr<const Clip> clip, double s_model, double s_clip) {
   const auto& cfg = ctx.cfg();
-  io::set_active_model_folders(cfg);
   const auto& name = in.str("lora_name");
   auto path = io::resolve_model_file(cfg, "loras", name, "lora_name");
   auto ext = path.extension().string();

@@ -1,7 +1,7 @@
 #pragma once
 // Combo inputs backed by a model folder: the schema lists the files of the folders the run's
-// configuration names (validate_prompt and the loaders call io::set_active_model_folders), so the
-// generic combo check reports a missing file as ComfyUI's value_not_in_list.
+// configuration names (validation passes its RuntimeConfig down), so the generic combo check reports
+// a missing file as ComfyUI's value_not_in_list.
 #include <string>
 
 #include "comfy/core/node.hpp"
@@ -9,8 +9,8 @@
 
 namespace comfy::loaders {
 
-inline std::function<std::vector<std::string>()> list_folder(std::string folder) {
-  return [folder] { return io::active_model_folders().list(folder); };
+inline ComboListFn list_folder(std::string folder) {
+  return [folder](const RuntimeConfig& cfg) { return io::ModelFolders::from_config(cfg).list(folder); };
 }
 
 }  // namespace comfy::loaders

@@ -13,7 +13,6 @@ void register_vae_loader(Registry& r) {
       .output("VAE");
   NodeDef def{s, [](const NodeInputs& in, ExecContext& ctx) {
                 const auto& cfg = ctx.cfg();
-                io::set_active_model_folders(cfg);
                 const auto& name = in.str("vae_name");
                 auto path = io::resolve_model_file(cfg, "vae", name, "vae_name");
                 auto ext = path.extension().string();

@@ -6,9 +6,9 @@ namespace comfy::cli {
 
 void print_error(const Error& e) { std::cerr << "error: " << e.describe() << "\n"; }
 
-std::optional<LoadedWorkflow> load_or_report(const std::string& file, bool json) {
+std::optional<LoadedWorkflow> load_or_report(const std::string& file, bool json, const Registry& reg) {
   try {
-    return load_workflow_file(file);
+    return load_workflow_file(file, reg);
   } catch (const Error& e) {
     if (json) {
       nlohmann::json j = {{"error", e.to_json()}, {"node_errors", nlohmann::json::object()}};

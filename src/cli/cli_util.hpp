@@ -16,7 +16,8 @@ constexpr int kExitInterrupted = 130;
 
 // Loads FILE (API JSON, UI JSON, POST envelope or PNG). On failure prints the error (as ComfyUI's
 // {"error", "node_errors"} JSON when `json`) and returns nullopt.
-std::optional<LoadedWorkflow> load_or_report(const std::string& file, bool json);
+std::optional<LoadedWorkflow> load_or_report(const std::string& file, bool json,
+                                             const Registry& reg = Registry::global());
 
 // "error: node 3 (KSampler), input 'seed': ..." on stderr.
 void print_error(const Error& e);

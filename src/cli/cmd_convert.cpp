@@ -5,6 +5,7 @@
 
 #include "cli/cli_util.hpp"
 #include "cli/commands.hpp"
+#include "comfy/graph/object_info.hpp"
 #include "comfy/io/files.hpp"
 
 namespace comfy::cli {
@@ -13,6 +14,7 @@ namespace {
 struct ConvertOptions {
   std::string input;
   std::string output;  // "" = stdout
+  std::string object_info;  // custom nodes' schemas (ComfyUI's /object_info document)
 };
 }  // namespace
 
@@ -24,6 +26,8 @@ int cmd_convert(int argc, char** argv) {
   opts.add_options()
       ("input", "workflow file", cxxopts::value(o.input))
       ("o,output", "output file (never overwritten; default: stdout)", cxxopts::value(o.output))
+      ("object-info", "ComfyUI's /object_info JSON: node types comfy-native lacks (custom nodes) are mapped with "
+                      "these schemas (widget order, defaults)", cxxopts::value(o.object_info))
       ("h,help", "show this help");
   opts.parse_positional({"input"});
   try {
@@ -38,7 +42,16 @@ int cmd_convert(int argc, char** argv) {
     std::cerr << "convert: " << e.what() << "\n";
     return kExitInvalid;
   }
-  auto wf = load_or_report(o.input, false);
+  Registry reg = Registry::global();
+  if (!o.object_info.empty()) {
+    try {
+      add_object_info_nodes(reg, parse_json_text(io::read_file(o.object_info), o.object_info));
+    } catch (const std::exception& e) {
+      std::cerr << "convert: --object-info " << o.object_info << ": " << error_text(e) << "\n";
+      return kExitInvalid;
+    }
+  }
+  auto wf = load_or_report(o.input, false, reg);
   if (!wf) return kExitInvalid;
   for (auto& w : wf->warnings) std::cerr << "warning: " << w << "\n";
   std::string text = to_api_json(*wf).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";

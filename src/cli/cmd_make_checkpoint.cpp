@@ -22,13 +22,23 @@ int cmd_make_checkpoint(int argc, char** argv) {
       "out", "output .safetensors file", cxxopts::value<std::string>())("h,help", "this help");
   o.parse_positional({"out"});
   o.positional_help("OUT");
-  auto r = o.parse(argc, argv);
+  cxxopts::ParseResult r;
+  try {
+    r = o.parse(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "make-checkpoint: " << e.what() << " (see comfy-native make-checkpoint --help)\n";
+    return 2;
+  }
   if (r.count("help")) {
     std::cout << o.help() << "\n";
     return 0;
   }
+  if (!r.unmatched().empty()) {
+    std::cerr << "make-checkpoint: unexpected argument '" << r.unmatched()[0] << "'\n";
+    return 2;
+  }
   if (!r.count("out")) {
-    std::cerr << o.help() << "\n";
+    std::cerr << "make-checkpoint: missing OUT\n" << o.help() << "\n";
     return 2;
   }
   if (dtype == "f16") opt.dtype = c10::kHalf;

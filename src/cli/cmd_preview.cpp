@@ -73,6 +73,10 @@ int cmd_preview(int argc, char** argv) {
     std::cout << opts.help();
     return 0;
   }
+  if (!args.unmatched().empty()) {
+    std::cerr << "preview: unexpected argument '" << args.unmatched()[0] << "'\n";
+    return 2;
+  }
   if (o.input.empty()) {
     std::cerr << "preview: no input file\n" << opts.help();
     return 2;

@@ -8,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "cli/progress.hpp"
 #include "cli/runtime_flags.hpp"
+#include "comfy/core/memory_budget.hpp"
 #include "comfy/exec/executor.hpp"
 #include "comfy/graph/validate.hpp"
 #include "comfy/prompt/wildcards.hpp"
@@ -24,6 +25,7 @@ struct RunOptions {
   std::string shard;                     // "K/N"
   RuntimeFlags runtime;                  // folders, device, dtype (shared with `serve`)
   std::string dump_progress;
+  std::string memory_limit;              // "" = physical memory + swap
   bool json = false;
   bool quiet = false;
   bool allow_partial = false;
@@ -92,6 +94,11 @@ nlohmann::ordered_json parse_set_value(const std::string& v) {
 int run(const RunOptions& o) {
   RuntimeConfig cfg = o.runtime.to_config();
   if (!o.dump_progress.empty()) cfg.dump_progress_dir = o.dump_progress;
+  if (!o.memory_limit.empty()) {
+    cfg.memory_limit = parse_bytes(o.memory_limit);
+    if (!cfg.memory_limit || *cfg.memory_limit == 0)
+      throw UsageError("--memory-limit '" + o.memory_limit + "': expected a size such as 8GiB, 512MiB or 1000000");
+  }
   cfg.quiet = o.quiet;
   cfg.interrupt = &g_interrupt;
   const Registry& reg = Registry::global();
@@ -225,6 +232,8 @@ int cmd_run(int argc, char** argv) {
        cxxopts::value(o.seed_inputs))
       ("shard", "K/N: run only every N-th seed of --seeds starting with the K-th (K counts from 0)", cxxopts::value(o.shard))
       ("dump-progress", "folder for the progress latents of the Progress sampler nodes", cxxopts::value(o.dump_progress))
+      ("memory-limit", "refuse a node whose tensors would need more than this, e.g. 8GiB (default: physical memory + swap)",
+       cxxopts::value(o.memory_limit))
       ("json", "print ComfyUI's execution events as JSON lines on stdout", cxxopts::value(o.json))
       ("quiet", "no progress bar, warnings or summary lines (errors only)", cxxopts::value(o.quiet))
       ("allow-partial", "run the valid outputs when others fail validation", cxxopts::value(o.allow_partial))

@@ -51,8 +51,11 @@ int main(int argc, char** argv) {
   } catch (const comfy::Error& e) {
     std::cerr << "error: " << e.describe() << "\n";
     return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "error: out of memory\n";
+    return 1;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << comfy::error_text(e) << "\n";
     return 1;
   }
   std::cerr << "unknown command '" << cmd << "'\n\n";

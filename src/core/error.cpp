@@ -1,5 +1,7 @@
 #include "comfy/core/error.hpp"
 
+#include <c10/util/Exception.h>
+
 namespace comfy {
 
 std::string Error::describe() const {
@@ -27,6 +29,11 @@ void fail(const std::string& input_name, const std::string& message) {
 
 void fail_type(const std::string& type, const std::string& input_name, const std::string& message) {
   throw Error(type, message, input_name).at_input(input_name);
+}
+
+std::string error_text(const std::exception& e) {
+  if (auto* c = dynamic_cast<const c10::Error*>(&e)) return c->what_without_backtrace();
+  return e.what();
 }
 
 }  // namespace comfy

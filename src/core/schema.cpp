@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "comfy/core/runtime.hpp"
+
 namespace comfy {
 
 namespace {
@@ -18,13 +20,23 @@ const char* group_key(InputGroup g) {
 }
 }  // namespace
 
+std::vector<std::string> InputSpec::choices(const RuntimeConfig& cfg) const {
+  return options_fn ? options_fn(cfg) : options;
+}
+
+std::vector<std::string> InputSpec::choices() const { return choices(RuntimeConfig{}); }
+
+nlohmann::json InputSpec::to_object_info() const { return to_object_info(RuntimeConfig{}); }
+
+nlohmann::json NodeSchema::to_object_info() const { return to_object_info(RuntimeConfig{}); }
+
 bool InputSpec::is_widget() const {
   if (group == InputGroup::Hidden || force_input) return false;
   if (is_combo()) return true;
   return type == "INT" || type == "FLOAT" || type == "STRING" || type == "BOOLEAN";
 }
 
-nlohmann::json InputSpec::to_object_info() const {
+nlohmann::json InputSpec::to_object_info(const RuntimeConfig& cfg) const {
   using nlohmann::json;
   if (group == InputGroup::Hidden) return hidden_kind;
   json opt = extra.is_object() ? extra : json::object();
@@ -47,7 +59,7 @@ nlohmann::json InputSpec::to_object_info() const {
   if (!label_off.empty()) opt["label_off"] = label_off;
   if (!tooltip.empty()) opt["tooltip"] = tooltip;
   if (is_combo()) {
-    auto ch = choices();
+    auto ch = choices(cfg);
     if (combo_new_style) {
       opt["options"] = ch;
       return json::array({"COMBO", opt});
@@ -63,14 +75,14 @@ const InputSpec* NodeSchema::find_input(const std::string& name) const {
   return nullptr;
 }
 
-nlohmann::json NodeSchema::to_object_info() const {
+nlohmann::json NodeSchema::to_object_info(const RuntimeConfig& cfg) const {
   using nlohmann::json;
   json input = json::object(), order = json::object();
   for (auto g : {InputGroup::Required, InputGroup::Optional, InputGroup::Hidden}) {
     json grp = json::object(), ord = json::array();
     for (auto& i : inputs)
       if (i.group == g) {
-        grp[i.name] = i.to_object_info();
+        grp[i.name] = i.to_object_info(cfg);
         ord.push_back(i.name);
       }
     if (!ord.empty() || g == InputGroup::Required) {
@@ -169,12 +181,16 @@ NodeSchema& NodeSchema::combo(std::string name, std::vector<std::string> options
   return add(std::move(s));
 }
 
-NodeSchema& NodeSchema::combo_fn(std::string name, std::function<std::vector<std::string>()> fn) {
+NodeSchema& NodeSchema::combo_fn(std::string name, ComboListFn fn) {
   InputSpec s;
   s.name = std::move(name);
   s.type = "COMBO";
   s.options_fn = std::move(fn);
   return add(std::move(s));
+}
+
+NodeSchema& NodeSchema::combo_fn(std::string name, std::function<std::vector<std::string>()> fn) {
+  return combo_fn(std::move(name), ComboListFn([fn = std::move(fn)](const RuntimeConfig&) { return fn(); }));
 }
 
 NodeSchema& NodeSchema::hidden_input(std::string name, std::string kind) {

@@ -25,7 +25,7 @@ int64_t now_ms() {
 }
 
 std::string new_prompt_id() {  // a UUID4-shaped random id
-  static std::mt19937_64 rng{std::random_device{}()};
+  thread_local std::mt19937_64 rng{std::random_device{}()};  // per thread: two runs never share it
   static const char* hex = "0123456789abcdef";
   std::string s;
   for (int i = 0; i < 32; ++i) {
@@ -537,7 +537,7 @@ struct Executor::Impl::Run {
         err.type = "execution_error";
       }
     } catch (const std::exception& e) {
-      err = Error("execution_error", e.what());
+      err = Error("execution_error", error_text(e));  // libtorch errors without their C++ backtrace
       err.extra_info["exception_type"] = "RuntimeError";
     } catch (...) {
     }

@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <set>
+#include <unordered_set>
 
 #include "comfy/graph/workflow.hpp"
 #include "serialize_value.hpp"
@@ -19,7 +20,10 @@ using namespace ui;
 
 constexpr int kMaxSubgraphNesting = 16;
 constexpr size_t kMaxFlatNodes = 1000000;
-constexpr size_t kMaxHops = 1000000;
+// Flattening visits at most this many nodes per node or link of the file (plus a constant): nested
+// subgraphs / group nodes may repeat a definition, but a small file never expands into a huge graph.
+constexpr size_t kExpansionPerInputElement = 64;
+constexpr size_t kExpansionConstant = 4096;
 
 bool is_frontend_only(const std::string& t) {
   return t == "Note" || t == "MarkdownNote" || t == "Reroute" || t == "PrimitiveNode";
@@ -57,6 +61,7 @@ struct Scope {
   std::string prefix;            // "" at the root, "83:" inside instance 83
   const Node* instance = nullptr;  // the instance node, in the parent scope
   int depth = 0;
+  std::string definition;        // the subgraph / group type this scope expands ("" at the root)
 };
 
 struct Resolved {
@@ -82,10 +87,14 @@ class Converter {
     if (!ui_.is_object()) shape_error("top level", "expected an object, found " + json_kind(ui_));
     collect_definitions(ui_, 0);
     if (ui_.contains("extra") && ui_["extra"].is_object() && ui_["extra"].contains("groupNodes") &&
-        ui_["extra"]["groupNodes"].is_object())
+        ui_["extra"]["groupNodes"].is_object()) {
       group_defs_ = &ui_["extra"]["groupNodes"];
+      for (auto& d : *group_defs_) input_size_ += element_count(d);
+    }
+    input_size_ += element_count(ui_);
+    expansion_budget_ = std::min(kMaxFlatNodes, kExpansionPerInputElement * input_size_ + kExpansionConstant);
     root_ = parse_graph(ui_, false, "root graph", warnings_);
-    scopes_.push_back(Scope{nullptr, &root_, "", nullptr, 0});
+    scopes_.push_back(Scope{nullptr, &root_, "", nullptr, 0, ""});
     flatten(scopes_.back());
 
     std::vector<std::pair<std::string, ojson>> entries;
@@ -108,8 +117,10 @@ class Converter {
     for (auto& [id, node] : out.items()) {
       auto& inputs = node["inputs"];
       std::vector<std::string> drop;
-      for (auto& [name, v] : inputs.items())
+      for (auto& [name, v] : inputs.items()) {
+        step();
         if (is_link(v) && v[0].is_string() && !ids.count(v[0].get<std::string>())) drop.push_back(name);
+      }
       for (auto& n : drop) inputs.erase(n);
     }
     return out;
@@ -126,6 +137,20 @@ class Converter {
     if (warnings_) warnings_->push_back(std::move(s));
   }
 
+  // One unit of work (ConvertOptions::work_steps: tests bound the total by the input size).
+  void step(uint64_t n = 1) {
+    if (opt_.work_steps) *opt_.work_steps += n;
+  }
+
+  // Nodes + links of a graph-shaped object (root, subgraph definition, group node definition).
+  static size_t element_count(const ojson& g) {
+    size_t n = 1;
+    if (!g.is_object()) return n;
+    for (const char* k : {"nodes", "links"})
+      if (g.contains(k) && g[k].is_array()) n += g[k].size();
+    return n;
+  }
+
   void collect_definitions(const ojson& holder, int depth) {
     if (depth > kMaxSubgraphNesting || !holder.contains("definitions")) return;
     const auto& defs = holder["definitions"];
@@ -135,6 +160,7 @@ class Converter {
     for (auto& d : sgs) {
       if (!d.is_object() || !d.contains("id") || !d["id"].is_string()) continue;
       def_json_.emplace(d["id"].get<std::string>(), &d);
+      input_size_ += element_count(d);
       collect_definitions(d, depth + 1);
     }
   }
@@ -167,7 +193,9 @@ class Converter {
     std::unordered_map<std::string, std::vector<std::string>> out_targets;
     for (auto& n : g.nodes) {
       int c = 0;
+      step();
       for (auto& in : n.inputs) {
+        step();
         if (!in.link) continue;
         auto it = g.links.find(*in.link);
         if (it == g.links.end() || !g.node(it->second.origin_id)) continue;
@@ -187,7 +215,7 @@ class Converter {
       if (!done.insert(n->id).second) continue;
       order.push_back(n);
       for (auto& t : out_targets[n->id])
-        if (--pending[t] == 0)
+        if (step(), --pending[t] == 0)
           if (const Node* tn = g.node(t)) ready.push_back(tn);
     }
     for (auto& n : g.nodes)
@@ -195,12 +223,27 @@ class Converter {
     return order;
   }
 
+  // Counts a node or instance that flattening visits against the expansion budget.
+  void expand(const Scope& s, const Node& n) {
+    step();
+    if (++expanded_ > expansion_budget_)
+      shape_error("node " + s.prefix + n.id, "the graph expands to more than " + std::to_string(expansion_budget_) +
+                                                 " nodes through nested subgraphs / group nodes (file: " +
+                                                 std::to_string(input_size_) + " nodes and links)");
+  }
+
   void flatten(const Scope& s) {
     for (const Node* n : execution_order(*s.graph)) {
+      expand(s, *n);
       if (n->mode == 2 || n->mode == 4) continue;
       const Graph* child = nullptr;
       const ojson* gdef = nullptr;
       if ((child = subgraph_def(n->type)) || (gdef = group_def(n->type))) {
+        // A definition inside itself (directly or through others) is a cycle, not a deep nesting.
+        for (const Scope* p = &s; p; p = p->parent)
+          if (p->definition == n->type)
+            shape_error("node " + s.prefix + n->id, "circular reference: subgraph / group node '" + n->type +
+                                                        "' contains itself");
         if (s.depth >= kMaxSubgraphNesting)
           shape_error("node " + s.prefix + n->id, "subgraphs nested deeper than " +
                                                       std::to_string(kMaxSubgraphNesting) + " levels (recursive definition?)");
@@ -209,7 +252,7 @@ class Converter {
                                                     warnings_));
           child = &group_graphs_.back();
         }
-        scopes_.push_back(Scope{&s, child, s.prefix + n->id + ":", n, s.depth + 1});
+        scopes_.push_back(Scope{&s, child, s.prefix + n->id + ":", n, s.depth + 1, n->type});
         child_scope_[s.prefix + n->id] = &scopes_.back();
         flatten(scopes_.back());
         continue;
@@ -242,81 +285,120 @@ class Converter {
     return -1;
   }
 
+  // What resolving one (scope, origin, slot, wanted) state gave: the result and the warnings to repeat
+  // for every consumer that reaches it.
+  struct Memo {
+    Resolved result;
+    std::string missing_node;      // "link from missing node" (named per consumer)
+    std::string promoted_warning;  // "no promoted widget value"
+  };
+
+  static std::string state_key(const Scope* s, const std::string& origin, int64_t slot, const std::string& wanted) {
+    return std::to_string(reinterpret_cast<uintptr_t>(s)) + '\x1f' + origin + '\x1f' + std::to_string(slot) +
+           '\x1f' + wanted;
+  }
+
   // 3.3: follow an output through bypasses, reroutes, instances and subgraph inputs (iteratively).
+  // Every state a walk passes is memoised with the walk's result, so each is followed once per
+  // conversion; a walk that meets its own state again is a cycle.
   Resolved resolve_output(const Scope* s, std::string origin, int64_t slot, const std::string& wanted,
                           const std::string& consumer) {
-    for (size_t hops = 0;; ++hops) {
-      if (hops > kMaxHops)
+    std::vector<std::string> path;
+    std::unordered_set<std::string> on_path;
+    Memo m;
+    while (true) {
+      step();
+      std::string key = state_key(s, origin, slot, wanted);
+      if (auto hit = resolved_.find(key); hit != resolved_.end()) {
+        m = hit->second;
+        break;
+      }
+      if (!on_path.insert(key).second)
         shape_error("input of node " + consumer, "circular reference through reroute / bypassed nodes");
-      const Graph& g = *s->graph;
-      if (origin == "-10" && s->instance) {
-        const Node& inst = *s->instance;
-        const Input* sock = nullptr;
-        if (g.inputs_by_position) {
-          if (slot >= 0 && size_t(slot) < inst.inputs.size()) sock = &inst.inputs[size_t(slot)];
-        } else if (slot >= 0 && size_t(slot) < g.inputs.size()) {
-          for (auto& in : inst.inputs)
-            if (in.name == g.inputs[size_t(slot)].name) sock = &in;
-        }
-        if (sock && sock->link) {
-          if (const Link* l = find_link(*s->parent->graph, sock->link)) {
-            origin = l->origin_id;
-            slot = l->origin_slot;
-            s = s->parent;
-            continue;
-          }
-        }
-        auto pw = g.promoted_widget_index.find(slot);
-        if (pw != g.promoted_widget_index.end()) {
-          if (inst.widgets_values.is_array() && pw->second < inst.widgets_values.size())
-            return {Resolved::Value, "", 0, inst.widgets_values[pw->second]};
-          warn("subgraph instance " + s->prefix.substr(0, s->prefix.size() - 1) +
-               ": no promoted widget value for input " + std::to_string(slot) + "; the inner value is used");
-        }
-        return {};
-      }
-      const Node* src = g.node(origin);
-      if (!src) {
-        if (origin != "-10") warn("node " + consumer + ": link from missing node " + s->prefix + origin + " ignored");
-        return {};
-      }
-      if (src->mode == 4) {
-        int i = bypass_choice(*src, slot, wanted);
-        const Link* l = i < 0 ? nullptr : find_link(g, src->inputs[size_t(i)].link);
-        if (!l) return {};
-        origin = l->origin_id;
-        slot = l->origin_slot;
-        continue;
-      }
-      if (src->mode != 2) {
-        auto cs = child_scope_.find(s->prefix + src->id);
-        if (cs != child_scope_.end()) {
-          auto om = cs->second->graph->output_map.find(slot);
-          if (om == cs->second->graph->output_map.end()) return {};
-          s = cs->second;
-          origin = om->second.first;
-          slot = om->second.second;
-          continue;
-        }
-      }
-      if (src->type == "Reroute") {
-        const Link* l = src->inputs.empty() ? nullptr : find_link(g, src->inputs[0].link);
-        if (!l) return {};
-        origin = l->origin_id;
-        slot = l->origin_slot;
-        continue;
-      }
-      if (src->type == "PrimitiveNode") {
-        if (!src->widgets_values.is_array() || src->widgets_values.empty()) return {};
-        ojson v = src->widgets_values[0];
-        if (v.is_string() && src->properties.contains("Run widget replace on values") &&
-            src->properties["Run widget replace on values"] == true)
-          v = replace_prefix_patterns(v.get<std::string>(), lookup_);
-        return {Resolved::Value, "", 0, std::move(v)};
-      }
-      if (src->type == "Note" || src->type == "MarkdownNote") return {};
-      return {Resolved::Link, s->prefix + src->id, slot, nullptr};
+      path.push_back(std::move(key));
+      if (!follow(s, origin, slot, wanted, m)) break;
     }
+    for (auto& k : path) resolved_.emplace(std::move(k), m);
+    if (!m.missing_node.empty()) warn("node " + consumer + ": link from missing node " + m.missing_node + " ignored");
+    if (!m.promoted_warning.empty()) warn(m.promoted_warning);
+    return m.result;
+  }
+
+  // One hop of 3.3: moves (s, origin, slot) to the next state and returns true, or stores the result
+  // in `m` and returns false.
+  bool follow(const Scope*& s, std::string& origin, int64_t& slot, const std::string& wanted, Memo& m) {
+    const Graph& g = *s->graph;
+    auto move_to = [&](const Link& l) {
+      origin = l.origin_id;
+      slot = l.origin_slot;
+      return true;
+    };
+    if (origin == "-10" && s->instance) {
+      const Node& inst = *s->instance;
+      const Input* sock = nullptr;
+      if (g.inputs_by_position) {
+        if (slot >= 0 && size_t(slot) < inst.inputs.size()) sock = &inst.inputs[size_t(slot)];
+      } else if (slot >= 0 && size_t(slot) < g.inputs.size()) {
+        for (auto& in : inst.inputs) {
+          step();
+          if (in.name == g.inputs[size_t(slot)].name) sock = &in;
+        }
+      }
+      if (sock && sock->link) {
+        if (const Link* l = find_link(*s->parent->graph, sock->link)) {
+          s = s->parent;
+          return move_to(*l);
+        }
+      }
+      auto pw = g.promoted_widget_index.find(slot);
+      if (pw != g.promoted_widget_index.end()) {
+        if (inst.widgets_values.is_array() && pw->second < inst.widgets_values.size()) {
+          m.result = {Resolved::Value, "", 0, inst.widgets_values[pw->second]};
+          return false;
+        }
+        m.promoted_warning = "subgraph instance " + s->prefix.substr(0, s->prefix.size() - 1) +
+                             ": no promoted widget value for input " + std::to_string(slot) + "; the inner value is used";
+      }
+      return false;
+    }
+    const Node* src = g.node(origin);
+    if (!src) {
+      if (origin != "-10") m.missing_node = s->prefix + origin;
+      return false;
+    }
+    if (src->mode == 4) {
+      int i = bypass_choice(*src, slot, wanted);
+      step(src->inputs.size());
+      const Link* l = i < 0 ? nullptr : find_link(g, src->inputs[size_t(i)].link);
+      return l && move_to(*l);
+    }
+    if (src->mode != 2) {
+      auto cs = child_scope_.find(s->prefix + src->id);
+      if (cs != child_scope_.end()) {
+        auto om = cs->second->graph->output_map.find(slot);
+        if (om == cs->second->graph->output_map.end()) return false;
+        s = cs->second;
+        origin = om->second.first;
+        slot = om->second.second;
+        return true;
+      }
+    }
+    if (src->type == "Reroute") {
+      const Link* l = src->inputs.empty() ? nullptr : find_link(g, src->inputs[0].link);
+      return l && move_to(*l);
+    }
+    if (src->type == "PrimitiveNode") {
+      if (!src->widgets_values.is_array() || src->widgets_values.empty()) return false;
+      ojson v = src->widgets_values[0];
+      if (v.is_string() && src->properties.contains("Run widget replace on values") &&
+          src->properties["Run widget replace on values"] == true)
+        v = replace_prefix_patterns(v.get<std::string>(), lookup_);
+      m.result = {Resolved::Value, "", 0, std::move(v)};
+      return false;
+    }
+    if (src->type == "Note" || src->type == "MarkdownNote") return false;
+    m.result = {Resolved::Link, s->prefix + src->id, slot, nullptr};
+    return false;
   }
 
   // Widget values by schema position (3.2).
@@ -365,21 +447,44 @@ class Converter {
     return v;
   }
 
+  // A node's "inputs" object built in insertion order with an index (ordered_json's keyed insert is a
+  // linear search, quadratic for a node with many sockets).
+  struct InputsBuilder {
+    std::vector<std::pair<std::string, ojson>> entries;
+    std::unordered_map<std::string, size_t> pos;
+    ojson& operator[](const std::string& name) {
+      auto [it, fresh] = pos.emplace(name, entries.size());
+      if (fresh) entries.emplace_back(name, ojson());
+      return entries[it->second].second;
+    }
+    ojson build() {
+      ojson out = ojson::object();
+      auto& vec = static_cast<std::vector<std::pair<const std::string, ojson>>&>(*out.get_ptr<ojson::object_t*>());
+      vec.reserve(entries.size());
+      for (auto& [k, v] : entries) vec.emplace_back(std::move(k), std::move(v));
+      return out;
+    }
+  };
+
   ojson emit(const Scope& s, const Node& n) {
     std::string exec_id = s.prefix + n.id;
     const NodeDef* def = reg_.find(n.type);
-    ojson inputs = ojson::object();
+    InputsBuilder inputs;
     if (def) {
       auto layout = widget_layout(def->schema, n.widgets_values);
       auto vals = widget_values(n, def->schema, layout, exec_id);
       for (size_t k = 0; k < layout.size(); ++k)
         if (layout[k].kind == WidgetSlot::Value) inputs[layout[k].name] = serialize(vals[k], layout[k].spec, exec_id);
     } else if (n.widgets_values.is_object()) {
-      for (auto& [k, v] : n.widgets_values.items()) inputs[k] = serialize(v, nullptr, exec_id);
+      for (auto& [k, v] : n.widgets_values.items()) {
+        step();
+        inputs[k] = serialize(v, nullptr, exec_id);
+      }
     } else if (n.widgets_values.is_array() && !n.widgets_values.empty()) {
       warn("node " + exec_id + ": type '" + n.type + "' is unknown, its widget values cannot be mapped");
     }
     for (auto& in : n.inputs) {
+      step();
       if (!in.link) continue;
       const Link* l = find_link(*s.graph, in.link);
       if (!l) {
@@ -401,21 +506,27 @@ class Converter {
     if (n.properties.contains("Node name for S&R") && n.properties["Node name for S&R"].is_string())
       sr_names_[exec_id] = n.properties["Node name for S&R"].get<std::string>();
     titles_[exec_id] = title;
-    return ojson{{"inputs", std::move(inputs)}, {"class_type", n.type}, {"_meta", {{"title", title}}}};
+    return ojson{{"inputs", inputs.build()}, {"class_type", n.type}, {"_meta", {{"title", title}}}};
   }
 
   // 11.1 step A for save nodes' filename_prefix.
   void apply_prefix_patterns(Prompt& out) {
-    lookup_ = [&out, this](const std::string& name, const std::string& widget) -> std::optional<ojson> {
-      for (auto pass : {0, 1})
-        for (auto& [id, node] : out.items()) {
-          auto& names = pass == 0 ? sr_names_ : titles_;
-          auto it = names.find(id);
-          if (it == names.end() || it->second != name) continue;
-          const auto& v = node["inputs"].contains(widget) ? node["inputs"][widget] : ojson();
-          if (v.is_null() || is_link(v)) return std::nullopt;
-          return v;
-        }
+    // The first node (in prompt order) carrying each S&R name, and each title: one pass, then lookups.
+    std::unordered_map<std::string, ojson*> by_sr_name, by_title;
+    for (auto& [id, node] : out.items()) {
+      step();
+      if (auto it = sr_names_.find(id); it != sr_names_.end()) by_sr_name.emplace(it->second, &node);
+      if (auto it = titles_.find(id); it != titles_.end()) by_title.emplace(it->second, &node);
+    }
+    lookup_ = [&by_sr_name, &by_title](const std::string& name, const std::string& widget) -> std::optional<ojson> {
+      for (auto* names : {&by_sr_name, &by_title}) {
+        auto it = names->find(name);
+        if (it == names->end()) continue;
+        ojson& node = *it->second;
+        const auto& v = node["inputs"].contains(widget) ? node["inputs"][widget] : ojson();
+        if (v.is_null() || is_link(v)) return std::nullopt;
+        return v;
+      }
       return std::nullopt;
     };
     for (auto& [id, node] : out.items()) {
@@ -426,6 +537,7 @@ class Converter {
         if (p.find('%') != std::string::npos) inputs["filename_prefix"] = replace_prefix_patterns(p, lookup_);
       }
     }
+    lookup_ = nullptr;  // refers to the maps above
   }
 
   const ojson& ui_;
@@ -442,6 +554,10 @@ class Converter {
   std::vector<Emit> order_;
   std::map<std::string, std::string> sr_names_, titles_;
   WidgetLookup lookup_;
+  std::unordered_map<std::string, Memo> resolved_;  // resolve_output states -> result
+  size_t input_size_ = 0;                           // nodes + links of the file (all graphs)
+  size_t expansion_budget_ = kMaxFlatNodes;
+  size_t expanded_ = 0;                             // nodes and instances visited by flatten
 };
 
 }  // namespace

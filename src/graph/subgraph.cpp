@@ -1,6 +1,8 @@
 // Subgraph definitions (frontend >= 1.24, workflow.md 2.8).
 #include "ui_graph.hpp"
 
+#include <unordered_set>
+
 namespace comfy::ui {
 
 namespace {
@@ -31,17 +33,20 @@ Graph parse_subgraph_definition(const ojson& def, const std::string& where, std:
   for (auto& [id, l] : g.links)
     if (l.target_id == "-20") g.output_map[l.target_slot] = {l.origin_id, l.origin_slot};
   // The instance's widgets_values: one per definition input that feeds a widget socket inside.
+  // (One pass over the inner inputs: which (node, link id) pairs end in a widget socket.)
+  std::unordered_set<std::string> widget_link;
+  auto key = [](const std::string& node, int64_t link) { return node + '\x1f' + std::to_string(link); };
+  for (auto& n : g.nodes)
+    for (auto& in : n.inputs)
+      if (in.link && !in.widget.empty()) widget_link.insert(key(n.id, *in.link));
+  std::vector<bool> feeds_widget(g.inputs.size(), false);
+  for (auto& [id, l] : g.links)
+    if (l.origin_id == "-10" && l.origin_slot >= 0 && size_t(l.origin_slot) < g.inputs.size() && g.node(l.target_id) &&
+        widget_link.count(key(l.target_id, id)))
+      feeds_widget[size_t(l.origin_slot)] = true;
   size_t next = 0;
-  for (size_t k = 0; k < g.inputs.size(); ++k) {
-    bool feeds_widget = false;
-    for (auto& [id, l] : g.links) {
-      if (l.origin_id != "-10" || l.origin_slot != int64_t(k)) continue;
-      if (const Node* t = g.node(l.target_id))
-        for (auto& in : t->inputs)
-          if (in.link && *in.link == id && !in.widget.empty()) feeds_widget = true;
-    }
-    if (feeds_widget) g.promoted_widget_index[int64_t(k)] = next++;
-  }
+  for (size_t k = 0; k < g.inputs.size(); ++k)
+    if (feeds_widget[k]) g.promoted_widget_index[int64_t(k)] = next++;
   return g;
 }
 

@@ -10,7 +10,6 @@
 #include <unordered_map>
 
 #include "comfy/graph/validate.hpp"
-#include "comfy/io/model_folders.hpp"
 
 namespace comfy {
 
@@ -70,8 +69,10 @@ class Validator {
     // Pass 1: class types (every node, even those no output needs).
     std::vector<std::pair<std::string, std::string>> unknown;
     std::vector<std::string> outputs;
+    const std::set<std::string> partial_set(partial.begin(), partial.end());
     nodes_.reserve(prompt_.size());
     for (auto& [id, node] : prompt_.items()) {
+      ++steps_;
       if (!node.is_object() || !node.contains("class_type") || !node["class_type"].is_string())
         return fail_prompt(res, make_error("invalid_prompt",
                                            "Cannot execute because a node is missing the class_type property.",
@@ -84,8 +85,7 @@ class Validator {
         unknown.emplace_back(id, ct);
         continue;
       }
-      if (def->schema.output_node &&
-          (partial.empty() || std::find(partial.begin(), partial.end(), id) != partial.end()))
+      if (def->schema.output_node && (partial.empty() || partial_set.count(id)))
         outputs.push_back(id);
     }
     if (!unknown.empty()) return fail_prompt(res, unknown_types_error(unknown));
@@ -116,8 +116,10 @@ class Validator {
         continue;
       }
       failed.emplace_back(o, on.errors);
-      // As ComfyUI: every failed node with errors validated so far lists this output as dependent.
+      // As ComfyUI: every failed node with errors validated so far lists this output as dependent
+      // (work proportional to the size of the node_errors it writes).
       for (size_t fi : failed_with_errors_) {
+        ++steps_;
         NodeState& f = nodes_[fi];
         if (!res.node_errors.contains(f.id))
           res.node_errors[f.id] = json{{"errors", f.errors},
@@ -127,6 +129,7 @@ class Validator {
       }
     }
     res.warnings = std::move(warnings_);
+    res.work_steps = steps_;
     if (res.outputs.empty()) {
       std::string details;
       for (auto& [o, errs] : failed)
@@ -169,7 +172,14 @@ class Validator {
   const std::vector<std::string>& choices_of(const NodeDef* def, const InputSpec& spec) {
     auto key = def->schema.class_type + "\n" + spec.name;
     auto it = choices_.find(key);
-    if (it == choices_.end()) it = choices_.emplace(key, spec.choices()).first;
+    if (it == choices_.end()) it = choices_.emplace(key, spec.choices(cfg_)).first;
+    return it->second;
+  }
+
+  // An input's object_info entry for error reports, made once per input (file combos list folders).
+  const json& input_config(const InputSpec& spec) {
+    auto it = input_configs_.find(&spec);
+    if (it == input_configs_.end()) it = input_configs_.emplace(&spec, spec.to_object_info(cfg_)).first;
     return it->second;
   }
 
@@ -191,8 +201,10 @@ class Validator {
       return def->validate && std::find(def->validate_inputs.begin(), def->validate_inputs.end(), n) !=
                                   def->validate_inputs.end();
     };
+    steps_ += inputs.size();
     for (auto g : {InputGroup::Required, InputGroup::Optional}) {
       for (const InputSpec& spec : def->schema.inputs) {
+        ++steps_;
         if (spec.group != g) continue;
         const std::string& name = spec.name;
         if (!inputs.contains(name)) {
@@ -220,7 +232,7 @@ class Validator {
             st.errors.push_back(make_error("invalid_input_type",
                                            "Failed to convert an input value to a " + spec.type + " value", details,
                                            json{{"input_name", name},
-                                                {"input_config", spec.to_object_info()},
+                                                {"input_config", input_config(spec)},
                                                 {"received_value", val},
                                                 {"exception_message", c.error}}));
             continue;
@@ -234,7 +246,7 @@ class Validator {
           st.errors.push_back(make_error(type, "Value " + v + (smaller ? " smaller than min of " : " bigger than max of ") + bound,
                                          name,
                                          json{{"input_name", name},
-                                              {"input_config", spec.to_object_info()},
+                                              {"input_config", input_config(spec)},
                                               {"received_value", val}}));
         };
         if (spec.type == "INT") {
@@ -264,7 +276,7 @@ class Validator {
             st.errors.push_back(make_error("value_not_in_list", "Value not in list",
                                            name + ": '" + py_str(val) + "' not in " + list,
                                            json{{"input_name", name},
-                                                {"input_config", ch.size() > 20 ? json(nullptr) : spec.to_object_info()},
+                                                {"input_config", ch.size() > 20 ? json(nullptr) : input_config(spec)},
                                                 {"received_value", val}}));
           }
         }
@@ -280,7 +292,7 @@ class Validator {
         try {
           msg = def->validate(name, arg, cfg_);
         } catch (const std::exception& e) {
-          msg = e.what();
+          msg = error_text(e);
         }
         if (!msg.empty())
           st.errors.push_back(make_error("custom_validation_failed", "Custom validation failed for node",
@@ -296,7 +308,7 @@ class Validator {
                         json{{"exception_type", exc_type}, {"traceback", json::array()}});
     return make_error("exception_during_inner_validation", "Exception when validating inner node", text,
                       json{{"input_name", input},
-                           {"input_config", spec ? spec->to_object_info() : json(nullptr)},
+                           {"input_config", spec ? input_config(*spec) : json(nullptr)},
                            {"exception_message", text},
                            {"exception_type", exc_type},
                            {"traceback", json::array()},
@@ -309,7 +321,7 @@ class Validator {
       st.errors.push_back(make_error("bad_linked_input",
                                      "Bad linked input, must be a length-2 list of [node_id, slot_index]", name,
                                      json{{"input_name", name},
-                                          {"input_config", spec.to_object_info()},
+                                          {"input_config", input_config(spec)},
                                           {"received_value", val}}));
     };
     if (val.size() != 2) return bad();
@@ -356,13 +368,13 @@ class Validator {
       std::string shown = etype;
       if (choice_list) {
         ojson ch = ojson::array();
-        for (auto& c : spec.choices()) ch.push_back(c);
+        for (auto& c : choices_of(st.def, spec)) ch.push_back(c);
         shown = py_repr(ch);
       }
       st.errors.push_back(make_error("return_type_mismatch", "Return type mismatch between linked nodes",
                                      name + ", received_type(" + rtype + ") mismatch input_type(" + shown + ")",
                                      json{{"input_name", name},
-                                          {"input_config", spec.to_object_info()},
+                                          {"input_config", input_config(spec)},
                                           {"received_type", rtype},
                                           {"linked_node", val}}));
       return;
@@ -381,6 +393,7 @@ class Validator {
     pos[root] = 0;
     stack.push_back({root, 0});
     while (!stack.empty()) {
+      ++steps_;
       size_t n = stack.back().first;
       size_t k = stack.back().second;
       if (k < nodes_[n].deps.size()) {
@@ -404,6 +417,7 @@ class Validator {
       }
       NodeState& st = nodes_[n];
       bool ok = st.errors.empty() && !st.in_cycle;
+      steps_ += st.deps.size();
       for (size_t d : st.deps) ok = ok && nodes_[d].state == 2 && nodes_[d].ok;
       st.ok = ok;
       st.state = 2;
@@ -425,15 +439,16 @@ class Validator {
   std::set<std::string> targets_;
   std::vector<size_t> failed_with_errors_;
   std::map<std::string, std::vector<std::string>> choices_;
+  std::unordered_map<const InputSpec*, json> input_configs_;
   std::vector<std::string> warnings_;
+  uint64_t steps_ = 0;
 };
 
 }  // namespace
 
 ValidationResult validate_prompt(Prompt& prompt, const Registry& reg, const RuntimeConfig& cfg,
                                  const std::vector<std::string>& partial_targets) {
-  // File combos (ckpt_name, lora_name, ...) list the model folders of this run's configuration.
-  io::set_active_model_folders(cfg);
+  // File combos (ckpt_name, lora_name, ...) list the folders of this run's configuration (cfg).
   return Validator(prompt, reg, cfg).run(partial_targets);
 }
 

@@ -5,6 +5,7 @@
 #include "comfy/core/error.hpp"
 #include "comfy/io/jpeg.hpp"
 #include "comfy/io/png.hpp"
+#include "comfy/io/webp.hpp"
 
 namespace comfy::io {
 
@@ -13,14 +14,21 @@ ImageFormat sniff_image_format(const std::string& b) {
   if (b.size() >= 3 && static_cast<unsigned char>(b[0]) == 0xFF && static_cast<unsigned char>(b[1]) == 0xD8 &&
       static_cast<unsigned char>(b[2]) == 0xFF)
     return ImageFormat::Jpeg;
+  if (b.size() >= 12 && b.compare(0, 4, "RIFF") == 0 && b.compare(8, 4, "WEBP") == 0) return ImageFormat::Webp;
   return ImageFormat::Unknown;
 }
 
-DecodedImage decode_image(const std::string& bytes, const std::string& name) {
+std::string decompression_bomb_message(uint64_t pixels, uint64_t limit) {
+  return "Image size (" + std::to_string(pixels) + " pixels) exceeds limit of " + std::to_string(limit) +
+         " pixels, could be decompression bomb DOS attack.";
+}
+
+DecodedImage decode_image(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
   switch (sniff_image_format(bytes)) {
-    case ImageFormat::Png: return decode_png(bytes, name);
-    case ImageFormat::Jpeg: return decode_jpeg(bytes, name);
-    default: throw Error("invalid_image", "cannot read image " + name + ": not a PNG or JPEG file");
+    case ImageFormat::Png: return decode_png(bytes, name, max_pixels);
+    case ImageFormat::Jpeg: return decode_jpeg(bytes, name, max_pixels);
+    case ImageFormat::Webp: return decode_webp(bytes, name, max_pixels);
+    default: throw Error("invalid_image", "cannot read image " + name + ": not a PNG, JPEG or WebP file");
   }
 }
 

@@ -69,7 +69,7 @@ at::Tensor apply_orientation(const at::Tensor& x, int o) {
 
 // Runs libjpeg under setjmp; only trivially destructible locals. False with err.message on failure.
 bool decode_raw(const std::string& bytes, JpegErr& err, std::vector<unsigned char>& pixels, int& w, int& h,
-                int& orientation) {
+                int& orientation, uint64_t max_pixels) {
   jpeg_decompress_struct cinfo;
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = on_error;
@@ -82,6 +82,11 @@ bool decode_raw(const std::string& bytes, JpegErr& err, std::vector<unsigned cha
   jpeg_mem_src(&cinfo, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<unsigned long>(bytes.size()));
   jpeg_save_markers(&cinfo, JPEG_APP0 + 1, 0xFFFF);
   jpeg_read_header(&cinfo, TRUE);
+  if (const uint64_t n = uint64_t(cinfo.image_width) * cinfo.image_height; n > max_pixels) {
+    std::snprintf(err.message, sizeof err.message, "%s", decompression_bomb_message(n, max_pixels).c_str());
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
   orientation = 1;
   for (auto* m = cinfo.marker_list; m; m = m->next)
     if (m->marker == JPEG_APP0 + 1) orientation = exif_orientation(m->data, m->data_length);
@@ -111,11 +116,11 @@ bool decode_raw(const std::string& bytes, JpegErr& err, std::vector<unsigned cha
 
 }  // namespace
 
-DecodedImage decode_jpeg(const std::string& bytes, const std::string& name) {
+DecodedImage decode_jpeg(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
   JpegErr err{};
   std::vector<unsigned char> pixels;
   int w = 0, h = 0, orientation = 1;
-  if (!decode_raw(bytes, err, pixels, w, h, orientation))
+  if (!decode_raw(bytes, err, pixels, w, h, orientation, max_pixels))
     throw Error("invalid_image", "cannot read JPEG " + name + ": " + err.message);
   auto u8 = at::from_blob(pixels.data(), {h, w, 3}, at::kByte);
   DecodedImage out;

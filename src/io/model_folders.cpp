@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <mutex>
 #include <set>
 #include <sstream>
 
@@ -279,27 +278,6 @@ std::optional<fs::path> ModelFolders::resolve(const std::string& folder, const s
     if (fs::is_regular_file(p, ec)) return p;
   }
   return std::nullopt;
-}
-
-namespace {
-std::mutex g_mu;
-ModelFolders* g_active = nullptr;
-}  // namespace
-
-const ModelFolders& active_model_folders() {
-  std::lock_guard<std::mutex> l(g_mu);
-  if (!g_active) {
-    RuntimeConfig cfg;
-    cfg.models_dirs = {fs::path("models")};
-    g_active = new ModelFolders(ModelFolders::from_config(cfg));
-  }
-  return *g_active;
-}
-
-void set_active_model_folders(const RuntimeConfig& cfg) {
-  auto mf = new ModelFolders(ModelFolders::from_config(cfg));
-  std::lock_guard<std::mutex> l(g_mu);
-  g_active = mf;  // the previous table is leaked on purpose: listings may still hold a reference
 }
 
 fs::path resolve_model_file(const RuntimeConfig& cfg, const std::string& folder, const std::string& name,

@@ -91,14 +91,14 @@ uint32_t be32(const unsigned char* p) {
 // The part of decoding that runs under setjmp: only trivially destructible locals live here.
 // Returns false with `st.message` set on a libpng error.
 bool decode_raw(ReadSource& src, ErrorState& st, std::vector<unsigned char>& pixels, uint32_t& w, uint32_t& h,
-                int& channels, bool& gray16) {
+                int& channels, bool& gray16, uint64_t max_pixels) {
   png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st, on_error, on_warning);
   if (!png) {
     std::snprintf(st.message, sizeof st.message, "out of memory");
     return false;
   }
   png_infop info = png_create_info_struct(png);
-  png_bytep* rows = nullptr;
+  png_bytep* volatile rows = nullptr;  // volatile: set after setjmp, freed after a longjmp
   if (!info || setjmp(png_jmpbuf(png))) {
     std::free(rows);
     png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
@@ -108,6 +108,11 @@ bool decode_raw(ReadSource& src, ErrorState& st, std::vector<unsigned char>& pix
   png_set_user_limits(png, kMaxDim, kMaxDim);
   png_set_read_fn(png, &src, read_fn);
   png_read_info(png, info);
+  if (const uint64_t n = uint64_t(png_get_image_width(png, info)) * png_get_image_height(png, info); n > max_pixels) {
+    std::snprintf(st.message, sizeof st.message, "%s", decompression_bomb_message(n, max_pixels).c_str());
+    png_destroy_read_struct(&png, &info, nullptr);
+    return false;
+  }
   const int color = png_get_color_type(png, info);
   // PIL opens 16-bit gray as mode "I"; that one keeps its 16-bit samples (see decode_png).
   gray16 = color == PNG_COLOR_TYPE_GRAY && png_get_bit_depth(png, info) == 16 && !png_get_valid(png, info, PNG_INFO_tRNS);
@@ -196,7 +201,7 @@ std::string encode_png(const at::Tensor& image, const PngTextChunks& text, int c
   return out;
 }
 
-DecodedImage decode_png(const std::string& bytes, const std::string& name) {
+DecodedImage decode_png(const std::string& bytes, const std::string& name, uint64_t max_pixels) {
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0) throw png_error(name, "not a PNG file");
   ReadSource src{reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), 0};
   ErrorState st;
@@ -204,7 +209,7 @@ DecodedImage decode_png(const std::string& bytes, const std::string& name) {
   uint32_t w = 0, h = 0;
   int channels = 0;
   bool gray16 = false;
-  if (!decode_raw(src, st, pixels, w, h, channels, gray16)) throw png_error(name, st.message);
+  if (!decode_raw(src, st, pixels, w, h, channels, gray16, max_pixels)) throw png_error(name, st.message);
   if (gray16) {
     // ComfyUI LoadImage: mode "I" images are scaled by 1/255 (PIL truncates), then clipped to 8 bits.
     std::vector<unsigned char> g(size_t(w) * h * 3);

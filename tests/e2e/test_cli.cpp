@@ -195,7 +195,7 @@ TEST_F(Cli, HelpListsEveryRunFlag) {
   ASSERT_EQ(r.exit_code, 0);
   for (const char* flag : {"--set", "--seeds", "--seed-input", "--shard", "--output-dir", "--models-dir",
                            "--extra-model-paths", "--input-dir", "--device", "--dtype", "--tokenizer-dir", "--dump-progress", "--json",
-                           "--quiet", "--allow-partial"})
+                           "--quiet", "--allow-partial", "--memory-limit"})
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   EXPECT_EQ(run_cli({"run"}).exit_code, 2);
   EXPECT_EQ(run_cli({"run", "x.json", "--bogus"}).exit_code, 2);

@@ -139,8 +139,7 @@ TEST(CheckpointLoaderSimple, LoadsTheTinySd15CheckpointIntoModelClipAndVae) {
   EXPECT_TRUE(out.values[1].as<Clip>()->encoder);
   EXPECT_TRUE(out.values[2].as<Vae>()->net);
   // The combo lists the file (after the always-present embedded model).
-  io::set_active_model_folders(md.cfg);
-  auto choices = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
+  auto choices = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices(md.cfg);
   EXPECT_EQ(choices, (std::vector<std::string>{"builtin:shapes", "tiny.safetensors"}));
 }
 
@@ -154,8 +153,7 @@ TEST(CheckpointLoaderSimple, MissingFileIsComfyUIsFileNotFoundMessage) {
     EXPECT_EQ(e.input_name, "ckpt_name");
   }
   // Validation sees the files of the run's folders through the combo's choices.
-  io::set_active_model_folders(md.cfg);
-  auto ch = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices();
+  auto ch = Registry::global().find("CheckpointLoaderSimple")->schema.find_input("ckpt_name")->choices(md.cfg);
   EXPECT_EQ(ch, (std::vector<std::string>{"builtin:shapes", "tiny.safetensors"}));
 }
 

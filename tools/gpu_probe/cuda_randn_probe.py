@@ -1,5 +1,12 @@
 # Records torch.randn on CUDA (float32) for the shapes/seeds in tests/unit/data/cuda_randn_h100.json and copies
 # the PyTorch/curand headers that define the kernel. Usage on a CUDA machine: python3 cuda_randn_probe.py OUTDIR
+import sys as _sys
+if _sys.argv[1:] in (["-h"], ["--help"]) or len(_sys.argv) != 2 or any(a.startswith("-") for a in _sys.argv[1:]):
+    _ok = _sys.argv[1:] in (["-h"], ["--help"])
+    if not _ok:
+        print("error: unexpected arguments " + " ".join(_sys.argv[1:]), file=_sys.stderr)
+    print('usage: python3 cuda_randn_probe.py OUTDIR\n  Records torch.randn on CUDA for the shapes/seeds of tests/unit/data/cuda_randn_h100.json into OUTDIR.', file=_sys.stdout if _ok else _sys.stderr)
+    _sys.exit(0 if _ok else 2)
 import os,sys,json,glob,torch
 from safetensors.torch import save_file as sv
 o=sys.argv[1];p=torch.cuda.get_device_properties(0)

@@ -1,6 +1,13 @@
 # Turns the probe's safetensors files (small/big/huge) into tests/unit/data/cuda_randn_h100.json: the
 # values at a sample of flat indices (all of them for <= 64 elements; else the ends, the grid-stride
 # boundaries of an H100 launch, and 24 random ones). Usage: python3 make_fixture.py PROBE_OUTDIR OUT.json
+import sys as _sys
+if _sys.argv[1:] in (["-h"], ["--help"]) or len(_sys.argv) != 3 or any(a.startswith("-") for a in _sys.argv[1:]):
+    _ok = _sys.argv[1:] in (["-h"], ["--help"])
+    if not _ok:
+        print("error: unexpected arguments " + " ".join(_sys.argv[1:]), file=_sys.stderr)
+    print("usage: python3 make_fixture.py PROBE_OUTDIR OUT.json\n  Turns the probe's safetensors files into tests/unit/data/cuda_randn_h100.json.", file=_sys.stdout if _ok else _sys.stderr)
+    _sys.exit(0 if _ok else 2)
 import json, struct, sys
 import numpy as np
 

@@ -29,6 +29,10 @@ struct Error : std::runtime_error {
   nlohmann::json to_json() const;
 };
 
+// The message of any exception for users: libtorch's c10::Error without its C++ backtrace
+// (what_without_backtrace()), everything else as what().
+std::string error_text(const std::exception& e);
+
 // Shorthand for failures inside a node's execute function; the executor fills node id / class.
 [[noreturn]] void fail(const std::string& input_name, const std::string& message);
 [[noreturn]] void fail_type(const std::string& type, const std::string& input_name, const std::string& message);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -33,6 +34,7 @@ struct RuntimeConfig {
   std::optional<c10::ScalarType> dtype;                // --dtype; nullopt = per-device default
   bool text_encoder_fp32 = false;                      // --fp32-text-enc (ComfyUI keeps CLIP weights in fp16)
   bool quiet = false;
+  std::optional<uint64_t> memory_limit;                // --memory-limit; nullopt = physical memory + swap
   std::atomic<bool>* interrupt = nullptr;
 };
 

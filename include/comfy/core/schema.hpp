@@ -14,6 +14,12 @@
 
 namespace comfy {
 
+struct RuntimeConfig;
+
+// A file-backed combo's choices, listed from the folders of one run's configuration (never from
+// process-wide state: two prompts with different folders may be validated at once).
+using ComboListFn = std::function<std::vector<std::string>(const RuntimeConfig&)>;
+
 enum class InputGroup { Required, Optional, Hidden };
 
 struct InputSpec {
@@ -21,7 +27,7 @@ struct InputSpec {
   std::string type;                      // "INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", "MODEL", "*", "INT,FLOAT", ...
   InputGroup group = InputGroup::Required;
   std::vector<std::string> options;      // COMBO choices (in order)
-  std::function<std::vector<std::string>()> options_fn;  // file-backed combos: listed when needed
+  ComboListFn options_fn;                // file-backed combos: listed when needed, from the run's folders
   bool combo_new_style = false;          // object_info as ["COMBO", {"options": [...]}] instead of [[...]]
   nlohmann::json default_value;          // null when none
   std::optional<Int> int_min, int_max;
@@ -41,8 +47,12 @@ struct InputSpec {
   bool is_combo() const { return type == "COMBO"; }
   // Whether this input takes a widget value in the UI format (widgets_values).
   bool is_widget() const;
-  std::vector<std::string> choices() const { return options_fn ? options_fn() : options; }
+  // The choices under a run's configuration; without one, under a default RuntimeConfig (no model
+  // folders, ./input).
+  std::vector<std::string> choices(const RuntimeConfig& cfg) const;
+  std::vector<std::string> choices() const;
   // ["INT", {"default": 0, "min": 0, ...}] as in /object_info
+  nlohmann::json to_object_info(const RuntimeConfig& cfg) const;
   nlohmann::json to_object_info() const;
 };
 
@@ -72,6 +82,7 @@ struct NodeSchema {
   bool accepts_undeclared_inputs = false;
 
   const InputSpec* find_input(const std::string& name) const;
+  nlohmann::json to_object_info(const RuntimeConfig& cfg) const;
   nlohmann::json to_object_info() const;
 
   // ---- builder (chainable), e.g.
@@ -96,7 +107,8 @@ struct NodeSchema {
   NodeSchema& string_(std::string name, std::string def = "", bool multiline = false, bool dynamic_prompts = false);
   NodeSchema& bool_(std::string name, bool def, std::string label_on = {}, std::string label_off = {});
   NodeSchema& combo(std::string name, std::vector<std::string> options, std::optional<std::string> def = std::nullopt);
-  NodeSchema& combo_fn(std::string name, std::function<std::vector<std::string>()> fn);
+  NodeSchema& combo_fn(std::string name, ComboListFn fn);                    // choices from the run's folders
+  NodeSchema& combo_fn(std::string name, std::function<std::vector<std::string>()> fn);  // independent of the run
   NodeSchema& hidden_input(std::string name, std::string kind);              // PROMPT, EXTRA_PNGINFO, UNIQUE_ID
   // Modify the last added input (tooltip, force_input, extra options, ...).
   InputSpec& last() { return inputs.back(); }

@@ -17,6 +17,7 @@ struct ValidationResult {
   nlohmann::json error;                    // prompt-level error object, null when ok and nothing failed
   nlohmann::json node_errors = nlohmann::json::object();  // {id: {"errors", "dependent_outputs", "class_type"}}
   std::vector<std::string> warnings;       // coercions we accept but ComfyUI treats differently, ...
+  uint64_t work_steps = 0;                 // units of work done (tests bound it by the prompt's size)
   bool all_ok() const { return ok && node_errors.empty(); }
   // {"error": ..., "node_errors": ...} as ComfyUI's 400 response ("error" is null when ok)
   nlohmann::json to_json() const;

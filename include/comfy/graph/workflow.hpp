@@ -34,6 +34,7 @@ struct LoadedWorkflow {
 struct ConvertOptions {
   bool dynamic_prompts = true;     // resolve {a|b} choices in dynamicPrompts widgets (comments and escapes always)
   uint64_t dynamic_prompt_seed = 0;  // seed of the {a|b} choice RNG
+  uint64_t* work_steps = nullptr;  // when set, incremented once per unit of work (tests bound it by the input)
 };
 
 // Tells the forms apart by content; throws comfy::Error ("invalid_prompt") with a clear message for

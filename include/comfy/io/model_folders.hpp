@@ -35,11 +35,6 @@ class ModelFolders {
   std::map<std::string, std::vector<std::filesystem::path>> paths_;
 };
 
-// The folders of the configuration used most recently by a loader (combo listings need them without a
-// RuntimeConfig at hand); defaults to ./models.
-const ModelFolders& active_model_folders();
-void set_active_model_folders(const RuntimeConfig& cfg);
-
 // Resolves a model file for a node input, throwing ComfyUI's FileNotFoundError text
 // ("Model in folder 'checkpoints' with filename 'x' not found.") naming the input when it is missing.
 std::filesystem::path resolve_model_file(const RuntimeConfig& cfg, const std::string& folder, const std::string& name,

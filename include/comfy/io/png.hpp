@@ -21,7 +21,9 @@ std::string encode_png(const at::Tensor& image, const PngTextChunks& text = {}, 
 // Decodes 8/16-bit gray, gray+alpha, RGB, RGBA and palette PNGs (interlaced or not) the way ComfyUI's
 // LoadImage sees them through PIL: 16-bit colour samples keep their high byte; 16-bit gray (PIL mode
 // "I") becomes min(255, trunc(v / 255)); palette / tRNS transparency becomes `alpha`.
-DecodedImage decode_png(const std::string& bytes, const std::string& name = "<memory>");
+// Pictures over `max_pixels` are refused from the header (decompression_bomb_message).
+DecodedImage decode_png(const std::string& bytes, const std::string& name = "<memory>",
+                        uint64_t max_pixels = kMaxImagePixels);
 
 // Every tEXt, zTXt and iTXt chunk (compressed ones inflated), before or after the image data.
 // Throws comfy::Error when the bytes are not a PNG.
