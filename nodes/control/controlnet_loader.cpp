@@ -10,7 +10,6 @@ namespace comfy {
 namespace {
 NodeOutput load(const NodeInputs& in, ExecContext& ctx, const TensorMap* diff_base) {
   const auto& cfg = ctx.cfg();
-  io::set_active_model_folders(cfg);
   const auto& name = in.str("control_net_name");
   auto path = io::resolve_model_file(cfg, "controlnet", name, "control_net_name");
   try {

@@ -13,7 +13,6 @@ void register_upscale_model_loader(Registry& r) {
       .output("UPSCALE_MODEL");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            const auto& cfg = ctx.cfg();
-           io::set_active_model_folders(cfg);
            const auto& name = in.str("model_name");
            auto path = io::resolve_model_file(cfg, "upscale_models", name, "model_name");
            try {

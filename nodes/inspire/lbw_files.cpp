@@ -93,8 +93,7 @@ NodeOutput save_lbw(const NodeInputs& in, ExecContext& ctx) {
   metadata["blocks"] = io::python_json_dumps(blocks);
 
   const auto& cfg = ctx.cfg();
-  io::set_active_model_folders(cfg);
-  auto dir = io::active_model_folders().paths("lbw_models").back();
+  auto dir = io::ModelFolders::from_config(cfg).paths("lbw_models").back();
   std::filesystem::create_directories(dir);
   auto target = io::resolve_output_target(dir, ui::replace_prefix_patterns(in.str("filename_prefix"), ctx.prompt));
   io::write_output_file(target, "lbw.safetensors", io::safetensors_bytes(tensors, metadata));
@@ -157,8 +156,8 @@ void register_lbw_file_nodes(Registry& r) {
 
   NodeSchema load("LoadLBW //Inspire");
   load.display("Load LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(lbw::kInspire)
-      .combo_fn("lbw_model", [] {
-        auto files = io::active_model_folders().list("lbw_models");
+      .combo_fn("lbw_model", [](const RuntimeConfig& cfg) {
+        auto files = io::ModelFolders::from_config(cfg).list("lbw_models");
         std::sort(files.begin(), files.end());
         return files;
       })

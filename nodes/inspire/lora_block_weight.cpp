@@ -24,9 +24,9 @@ std::string clip_relative_key(const std::string& model_key) {
 }
 
 // category_filter: "All" + the distinct sub-folders of the lora list (a UI filter only).
-std::vector<std::string> lora_dirs() {
+std::vector<std::string> lora_dirs(const RuntimeConfig& cfg) {
   std::vector<std::string> out{"All"};
-  for (auto& n : io::active_model_folders().list("loras")) {
+  for (auto& n : io::ModelFolders::from_config(cfg).list("loras")) {
     auto p = n.rfind('/');
     std::string d = p == std::string::npos ? "" : n.substr(0, p);
     if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
@@ -52,7 +52,6 @@ std::pair<std::shared_ptr<LbwModel>, std::string> make_lbw(const NodeInputs& in,
   auto model = in.obj<Model>("model");
   auto clip = in.obj<Clip>("clip");
   const auto& cfg = ctx.cfg();
-  io::set_active_model_folders(cfg);
   const auto& name = in.str("lora_name");
   auto path = io::resolve_model_file(cfg, "loras", name, "lora_name");
   auto ext = path.extension().string();

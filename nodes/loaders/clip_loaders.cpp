@@ -60,7 +60,6 @@ void register_clip_loader(Registry& r) {
       .output("CLIP");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            const auto& cfg = ctx.cfg();
-           io::set_active_model_folders(cfg);
            auto file = read_text_encoder(cfg, in, "clip_name");
            return load({file}, in.str("type"), with_device(cfg, in), "clip_name");
          }});
@@ -81,7 +80,6 @@ void register_dual_clip_loader(Registry& r) {
       .output("CLIP");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            const auto& cfg = ctx.cfg();
-           io::set_active_model_folders(cfg);
            auto a = read_text_encoder(cfg, in, "clip_name1");
            auto b = read_text_encoder(cfg, in, "clip_name2");
            return load({a, b}, in.str("type"), with_device(cfg, in), "type");

@@ -38,7 +38,6 @@ void register_unet_loader(Registry& r) {
       .output("MODEL");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {
            const auto& cfg = ctx.cfg();
-           io::set_active_model_folders(cfg);
            const auto& name = in.str("unet_name");
            auto path = io::resolve_model_file(cfg, "diffusion_models", name, "unet_name");
            try {

@@ -83,8 +83,7 @@ NodeOutput execute(const NodeInputs& in, ExecContext& ctx) {
 
   ModelClip mc{in.get("model"), in.get("clip")};
   if (!loras.empty()) {
-    io::set_active_model_folders(ctx.cfg());
-    const auto listing = io::active_model_folders().list("loras");
+    const auto listing = io::ModelFolders::from_config(ctx.cfg()).list("loras");
     for (const auto& tag : loras) {
       auto file = resolve_lora(tag.name, listing);
       if (!file) {
