@@ -157,7 +157,7 @@ at::Tensor lora_patched_weight(const at::Tensor& w, const LoraModule& m, double 
   at::Tensor diff;
   try {
     diff = at::mm(up.flatten(1), down.flatten(1)).reshape(w.sizes());  // [out, in, ...]
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {  // c10::Error: the product has another number of elements
     throw Error("execution_error", "LoRA module for '" + m.model_key + "' does not fit the weight of shape " +
                                        c10::str(w.sizes()));
   }

@@ -73,10 +73,6 @@ at::Tensor PatchedUNet::forward(const at::Tensor& x_in, const at::Tensor& t, con
   return unet()->forward(x_in, t, c);
 }
 
-std::optional<at::Tensor> PatchedUNet::encode_adm(const CondEntry& e, int64_t width, int64_t height) {
-  return unet()->encode_adm(e, width, height);
-}
-
 std::shared_ptr<UNetModel> resolve_unet(const std::shared_ptr<DiffusionNet>& net) {
   if (auto u = std::dynamic_pointer_cast<UNetModel>(net)) return u;
   if (auto p = std::dynamic_pointer_cast<PatchedUNet>(net)) return p->unet();

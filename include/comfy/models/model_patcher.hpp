@@ -29,7 +29,6 @@ class PatchedUNet : public DiffusionNet {
   // `base` is a UNetModel or another PatchedUNet; keys not in `patches` keep base's tensors (shared).
   PatchedUNet(std::shared_ptr<DiffusionNet> base, std::map<std::string, std::vector<WeightPatch>> patches);
   at::Tensor forward(const at::Tensor& x_in, const at::Tensor& t, const ModelConds& c) override;
-  std::optional<at::Tensor> encode_adm(const CondEntry& e, int64_t width, int64_t height) override;
 
   // The patched network (built once, thread-safe).
   std::shared_ptr<UNetModel> unet() const;
