@@ -122,9 +122,9 @@ void register_impact_wildcard_encode(Registry& r) {
       .tip("The actual value passed during the execution of 'ImpactWildcardEncode' is what is shown here.")
       .bool_("mode", true, "Populate", "Fixed")
       .tip("Populate: the populated text is rebuilt from wildcard_text each time the prompt is queued. Fixed: kept as is.")
-      .combo_fn("Select to add LoRA", [] {
+      .combo_fn("Select to add LoRA", [](const RuntimeConfig& cfg) {
         std::vector<std::string> v{kLoraPlaceholder};
-        auto files = loaders::list_folder("loras")();
+        auto files = loaders::list_folder("loras")(cfg);
         v.insert(v.end(), files.begin(), files.end());
         return v;
       })
