@@ -572,7 +572,8 @@ PtValue read_legacy(const std::filesystem::path& path, const std::string& what) 
     try {
       // Pass 1 on meta storages: where the object pickle ends and which storages it uses.
       std::map<std::string, std::pair<at::ScalarType, int64_t>> wanted;
-      auto meta = [&](const std::string& key, at::ScalarType dtype, int64_t numel) {
+      // A named PtStorageLoader: the Unpickler keeps a reference to it, so no temporary may be made per call.
+      const PtStorageLoader meta = [&](const std::string& key, at::ScalarType dtype, int64_t numel) {
         wanted[key] = {dtype, numel};
         return at::empty({numel}, at::TensorOptions().dtype(dtype).device(at::kMeta));
       };
@@ -612,7 +613,7 @@ PtValue read_legacy(const std::filesystem::path& path, const std::string& what) 
         storages.emplace(k.s, t);
         off += 8 + bytes;
       }
-      auto load = [&](const std::string& key, at::ScalarType, int64_t) {
+      const PtStorageLoader load = [&](const std::string& key, at::ScalarType, int64_t) {
         auto it = storages.find(key);
         if (it == storages.end()) bad(what, "storage '" + key + "' has no data in the file");
         return it->second;
