@@ -42,7 +42,7 @@ ProgramRun run_program(const std::vector<std::string>& argv) {
 }
 
 fs::path source_dir() {  // the checkout: this file is tests/e2e/ in it
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
+  return test::source_dir();
 }
 
 struct Program {

@@ -7,6 +7,7 @@
 
 #include "comfy/graph/object_info.hpp"
 #include "comfy/graph/workflow.hpp"
+#include "test_util.hpp"
 
 using namespace comfy;
 using ojson = nlohmann::ordered_json;
@@ -67,7 +68,7 @@ TEST(ObjectInfoSchema, EveryBuiltInSchemaRoundTrips) {
 TEST(ObjectInfoSchema, CustomNodeWorkflowConvertsWithTheReadSchemas) {
   // The fuzz seed: a custom sampler with a seed-like INT (no control flag: named noise_seed), a combo
   // with control_after_generate, a forceInput INT, a promoted text widget fed by a PrimitiveNode.
-  std::ifstream f(fs::path(__FILE__).parent_path().parent_path() / "fuzz/corpus/ui_schema/custom_nodes.json");
+  std::ifstream f(test::source_dir() / "tests/fuzz/corpus/ui_schema/custom_nodes.json");
   ojson doc = ojson::parse(f);
   Registry reg;
   EXPECT_EQ(add_object_info_nodes(reg, doc["object_info"]), 2u);

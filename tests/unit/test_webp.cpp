@@ -8,12 +8,13 @@
 #include "comfy/io/files.hpp"
 #include "comfy/io/image.hpp"
 #include "comfy/io/webp.hpp"
+#include "test_util.hpp"
 
 using namespace comfy;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path seed(const char* name) { return fs::path(__FILE__).parent_path().parent_path() / "fuzz/corpus/image" / name; }
+fs::path seed(const char* name) { return test::source_dir() / "tests/fuzz/corpus/image" / name; }
 
 // The 7x5 pattern make_seeds.py draws: (x*30 % 256, y*50 % 256, x*y*17 % 256).
 at::Tensor pattern() {
