@@ -11,12 +11,12 @@ std::vector<fs::path> wildcard_dirs(const RuntimeConfig& cfg) {
     dirs.push_back(impact / "wildcards");
     dirs.push_back(impact / "custom_wildcards");
   }
-  for (const auto& w : wildcards::extra_dirs()) dirs.push_back(w);
+  for (const auto& w : cfg.wildcards_dirs) dirs.push_back(w);
   return dirs;
 }
 
 std::shared_ptr<const wildcards::Dictionary> wildcard_dictionary(const RuntimeConfig& cfg) {
-  for (const auto& w : wildcards::extra_dirs()) {
+  for (const auto& w : cfg.wildcards_dirs) {
     std::error_code ec;
     if (!fs::is_directory(w, ec))
       throw Error("execution_error", "wildcards folder " + w.string() + " does not exist (--wildcards-dir)");

@@ -10,7 +10,7 @@
 namespace comfy::prompt_nodes {
 
 // Impact's folders next to each models dir (<ComfyUI>/custom_nodes/ComfyUI-Impact-Pack/wildcards, then
-// its custom_wildcards), then every --wildcards-dir (wildcards::extra_dirs); later folders overwrite equal keys.
+// its custom_wildcards), then every --wildcards-dir (RuntimeConfig::wildcards_dirs); later folders overwrite equal keys.
 std::vector<std::filesystem::path> wildcard_dirs(const RuntimeConfig& cfg);
 std::shared_ptr<const wildcards::Dictionary> wildcard_dictionary(const RuntimeConfig& cfg);
 

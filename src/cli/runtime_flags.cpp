@@ -37,7 +37,7 @@ RuntimeConfig RuntimeFlags::to_config() const {
   if (cfg.device.is_cuda() && !at::hasCUDA()) throw UsageError("--device " + device + ": this build has no CUDA support");
   cfg.text_encoder_fp32 = fp32_text_enc;
   if (!tokenizer_dir.empty()) cfg.tokenizer_dir = tokenizer_dir;
-  wildcards::set_extra_dirs({wildcards_dirs.begin(), wildcards_dirs.end()});
+  cfg.wildcards_dirs.assign(wildcards_dirs.begin(), wildcards_dirs.end());
   if (dtype == "fp32") cfg.dtype = at::kFloat;
   else if (dtype == "fp16") cfg.dtype = at::kHalf;
   else if (dtype == "bf16") cfg.dtype = at::kBFloat16;

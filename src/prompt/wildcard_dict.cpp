@@ -244,26 +244,6 @@ Dictionary load_dictionary(const std::vector<fs::path>& dirs) {
   return dict;
 }
 
-namespace {
-std::mutex& dirs_mutex() {
-  static std::mutex mu;
-  return mu;
-}
-std::vector<fs::path>& extra_dirs_storage() {
-  static std::vector<fs::path> dirs;
-  return dirs;
-}
-}  // namespace
-
-void set_extra_dirs(std::vector<fs::path> dirs) {
-  std::lock_guard<std::mutex> lock(dirs_mutex());
-  extra_dirs_storage() = std::move(dirs);
-}
-std::vector<fs::path> extra_dirs() {
-  std::lock_guard<std::mutex> lock(dirs_mutex());
-  return extra_dirs_storage();
-}
-
 std::shared_ptr<const Dictionary> cached_dictionary(const std::vector<fs::path>& dirs) {
   static std::mutex mu;
   static std::map<std::vector<fs::path>, std::shared_ptr<const Dictionary>> cache;

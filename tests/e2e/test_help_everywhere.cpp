@@ -42,7 +42,7 @@ ProgramRun run_program(const std::vector<std::string>& argv) {
 }
 
 fs::path source_dir() {  // the checkout: this file is tests/e2e/ in it
-  return test::source_dir();
+  return comfy::test::source_dir();
 }
 
 struct Program {
@@ -51,7 +51,7 @@ struct Program {
 };
 
 std::vector<Program> programs() {
-  const std::string cli = COMFY_CLI_PATH;
+  const std::string cli = comfy::test::cli_path().string();
   const fs::path src = source_dir();
   const std::string py = "/usr/bin/python3";
   std::vector<Program> p = {

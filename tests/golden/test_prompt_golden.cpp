@@ -239,7 +239,7 @@ void check_wildcard_encode(const std::string& section, const std::string& family
                            std::shared_ptr<Clip> clip, const std::string& id) {
   const json& c = find_case(section, id);
   RuntimeConfig cfg;
-  wildcards::set_extra_dirs({prompt_dir() / "wildcards"});
+  cfg.wildcards_dirs = {prompt_dir() / "wildcards"};
   ExecContext ctx;
   ctx.config = &cfg;
   ctx.node_id = "1";
@@ -251,7 +251,6 @@ void check_wildcard_encode(const std::string& section, const std::string& family
                {"Select to add LoRA", Value("Select the LoRA to add to the text")},
                {"Select to add Wildcard", Value("Select the Wildcard to add to the text")}};
   auto out = Registry::global().find("ImpactWildcardEncode")->execute(in, ctx);
-  wildcards::set_extra_dirs({});
   ASSERT_EQ(out.values.size(), 4u);
   EXPECT_EQ(out.values[3].as_string(), c["outputs"]["populated_text_output"].get<std::string>());
   EXPECT_EQ(out.values[3].as_string(), c["pass1"].get<std::string>());

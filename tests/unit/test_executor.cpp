@@ -340,6 +340,49 @@ TEST_F(ExecutorTest, LongChainsRunIteratively) {
   EXPECT_EQ(r.ui_outputs["out"]["values"][0], 1);
 }
 
+// Ordering work is bounded by nodes + links (issue 14 item 2): ExecutionStats::schedule_steps counts
+// the scheduler's steps (ready-set updates, consumer walks), so wide graphs with thousands of ready
+// nodes do not make each pick scan them all.
+TEST_F(ExecutorTest, WideGraphsScheduleInStepsLinearInNodesAndLinks) {
+  const int n = 10000;
+  // n independent Const -> Add -> Sink triples: all n Consts are ready at once
+  Prompt p;
+  std::vector<std::string> outs;
+  for (int i = 0; i < n; ++i) {
+    const std::string k = std::to_string(i);
+    p["c" + k] = node("Const", {{"value", i}});
+    p["a" + k] = node("Add", {{"a", link("c" + k)}});
+    p["s" + k] = node("Sink", {{"a", link("a" + k)}});
+    outs.push_back("s" + k);
+  }
+  auto r = ex.execute(p, outs);
+  const int64_t size = 3 * n + 2 * n;  // nodes + links
+  EXPECT_EQ(r.stats.executed, 3 * n);
+  EXPECT_LE(r.stats.schedule_steps, 10 * size) << "steps for " << size << " nodes + links";
+  // ComfyUI's pick: only Consts are ready at first (two steps from an output); each one's Add then
+  // feeds an output and its Sink is an output, so every triple finishes before the next starts.
+  ASSERT_EQ(log.calls.size(), size_t(3 * n));
+  for (int i : {0, 1, n / 2, n - 1}) {
+    const std::string k = std::to_string(i);
+    EXPECT_EQ(log.calls[size_t(3 * i)], "c" + k);
+    EXPECT_EQ(log.calls[size_t(3 * i + 1)], "a" + k);
+    EXPECT_EQ(log.calls[size_t(3 * i + 2)], "s" + k);
+  }
+  // one producer with n consumers, each an output; and an Add fed twice by the same producer
+  Prompt q;
+  q["src"] = node("Const", {{"value", 3}});
+  q["twice"] = node("Add", {{"a", link("src")}, {"b", link("src")}});
+  std::vector<std::string> q_outs{"t"};
+  q["t"] = node("Sink", {{"a", link("twice")}});
+  for (int i = 0; i < n; ++i) {
+    q["o" + std::to_string(i)] = node("Sink", {{"a", link("src")}});
+    q_outs.push_back("o" + std::to_string(i));
+  }
+  r = ex.execute(q, q_outs);
+  EXPECT_EQ(r.ui_outputs["t"]["values"][0], 6);
+  EXPECT_LE(r.stats.schedule_steps, 10 * (2 * (n + 3)));
+}
+
 TEST_F(ExecutorTest, CycleIsReported) {
   Prompt p;
   p["1"] = node("Add", {{"a", link("2")}});

@@ -17,7 +17,7 @@ namespace {
 
 // /object_info/<CLASS> answers recorded from the real ComfyUI server.
 ojson recorded_object_info() {
-  std::ifstream f(fs::path(COMFY_SHARED_DIR) / "server-traces" / "06_get_routes.json");
+  std::ifstream f(test::shared_dir() / "server-traces" / "06_get_routes.json");
   ojson trace = ojson::parse(f);
   ojson all = ojson::object();
   for (auto& ex : trace["exchanges"]) {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <future>
 
 #include "comfy/core/error.hpp"
 #include "comfy/core/node.hpp"
@@ -24,7 +25,6 @@ void write(const fs::path& p, const std::string& s) {
 
 struct Wildcards : ::testing::Test {
   test::TempDir td;
-  ~Wildcards() override { wildcards::set_extra_dirs({}); }
   wildcards::Dictionary load() { return wildcards::load_dictionary({td.path}); }
   std::string message_of(const std::string& text, const wildcards::Dictionary& d, uint64_t seed = 0) {
     try {
@@ -133,7 +133,7 @@ TEST_F(Wildcards, BrokenYamlIsAnErrorNamingTheFile) {
 
 TEST_F(Wildcards, MissingWildcardsDirIsAnErrorNamingNodeAndOption) {
   RuntimeConfig cfg;
-  wildcards::set_extra_dirs({td.path / "nope"});
+  cfg.wildcards_dirs = {td.path / "nope"};
   ExecContext ctx;
   ctx.config = &cfg;
   NodeInputs in;
@@ -151,7 +151,7 @@ TEST_F(Wildcards, MissingWildcardsDirIsAnErrorNamingNodeAndOption) {
 TEST_F(Wildcards, ProcessorErrorsNameTheTextInput) {
   write(td.path / "empty.txt", "");
   RuntimeConfig cfg;
-  wildcards::set_extra_dirs({td.path});
+  cfg.wildcards_dirs = {td.path};
   ExecContext ctx;
   ctx.config = &cfg;
   NodeInputs in;
@@ -201,4 +201,28 @@ TEST(NumpyGenerator, ChoiceChecksProbabilitiesLikeNumpy) {
   EXPECT_THROW(g.choice_without_replacement({1.5, -0.5}, 1), numpy::ValueError);
   EXPECT_THROW(g.choice_without_replacement({1.0, 0.0}, 2), numpy::ValueError);
   EXPECT_EQ(g.choice_without_replacement({0.0, 1.0}, 1), (std::vector<size_t>{1}));
+}
+
+// The --wildcards-dir folders belong to the run's configuration (no process-wide list): two runs with
+// different folders, at once on two threads, each read their own files.
+TEST_F(Wildcards, EachRunReadsItsOwnWildcardsDirs) {
+  write(td.path / "one" / "a.txt", "first\n");
+  write(td.path / "two" / "a.txt", "second\n");
+  auto run = [&](const char* sub) {
+    RuntimeConfig cfg;
+    cfg.wildcards_dirs = {td.path / sub};
+    ExecContext ctx;
+    ctx.config = &cfg;
+    NodeInputs in;
+    in.values = {{"wildcard_text", Value("__a__")}, {"populated_text", Value("")}, {"mode", Value(true)},
+                 {"seed", Value(int64_t{1})}, {"Select to add Wildcard", Value("x")}};
+    std::string last;
+    for (int i = 0; i < 50; ++i)
+      last = Registry::global().find("ImpactWildcardProcessor")->execute(in, ctx).values.at(0).as_string();
+    return last;
+  };
+  auto f1 = std::async(std::launch::async, run, "one");
+  auto f2 = std::async(std::launch::async, run, "two");
+  EXPECT_EQ(f1.get(), "first");
+  EXPECT_EQ(f2.get(), "second");
 }

@@ -29,6 +29,7 @@ struct RuntimeConfig {
   std::vector<std::filesystem::path> models_dirs;      // each laid out like ComfyUI's models/ folder
   std::optional<std::filesystem::path> extra_model_paths;  // extra_model_paths.yaml
   std::optional<std::filesystem::path> tokenizer_dir;
+  std::vector<std::filesystem::path> wildcards_dirs;   // --wildcards-dir, read after Impact's own folders
   std::optional<std::filesystem::path> dump_progress_dir;  // --dump-progress
   c10::Device device = c10::Device(c10::kCPU);
   std::optional<c10::ScalarType> dtype;                // --dtype; nullopt = per-device default

@@ -16,6 +16,7 @@ namespace comfy {
 struct ExecutionStats {
   int64_t executed = 0;  // node functions actually called
   int64_t cached = 0;    // nodes whose result came from the cache
+  int64_t schedule_steps = 0;  // ordering work counted by the scheduler: bounded by nodes + links
 };
 
 struct ExecutionResult {

@@ -36,10 +36,6 @@ std::string normalize_key(const std::string& key);
 // without '#' comment lines, .yaml files (lists, strings, nested mappings as parent/child keys).
 // A folder that does not exist is skipped. Throws comfy::Error for a file that cannot be read or parsed.
 Dictionary load_dictionary(const std::vector<std::filesystem::path>& dirs);
-// The --wildcards-dir folders of this process (the CLI sets them before running; read after Impact's
-// own folders next to each models dir).
-void set_extra_dirs(std::vector<std::filesystem::path> dirs);
-std::vector<std::filesystem::path> extra_dirs();
 
 // The same, cached for the life of the process per list of folders.
 std::shared_ptr<const Dictionary> cached_dictionary(const std::vector<std::filesystem::path>& dirs);
