@@ -1,24 +1,27 @@
-// Every workflow of ../shared/workflows/real/ that SOURCES.md marks runnable (plus the inpaint pair,
-// runnable since VAEEncodeForInpaint) runs end to end through the CLI on the tiny golden SD1.5
-// checkpoint (issue 4), one test per file. The SDXL files run too when their checkpoint names point
-// at the SD1.5 file (nothing in those graphs is SDXL-specific but the model); with an SDXL checkpoint
-// our loader refuses them with a message naming the family (SdxlCheckpointIsRefusedWithAClearMessage).
+// Every workflow of ../shared/workflows/real/ that SOURCES.md marks runnable (plus the files runnable
+// since: the inpaint, ControlNet, merging and SDXL-Turbo pairs) runs end to end through the CLI on tiny
+// golden checkpoints, one test per file, each file on a checkpoint of its own family (issue 9 item 8).
 //
 // Each case builds a models folder from the names the converted prompt asks for:
-// * checkpoints: a .safetensors name is a link to tiny-sd15.safetensors under that name (subfolders
-//   kept); other names (.ckpt: a pickle in the real world) are renamed with --set, since our loader
-//   goes by the extension and refuses pickles;
-// * VAE: the checkpoint's first_stage_model.* tensors under their bare names (the stand-alone VAE
-//   layout); linc-multi-lora's "animevae.pt" (a pickle in the real world) is renamed with --set;
+// * checkpoints: each name stands for a tiny golden checkpoint of the same family (stand_in_for):
+//   SDXL base / Turbo -> models/tiny-sdxl, SDXL refiner -> models/tiny-sdxl-refiner, the 512
+//   inpainting model -> models/tiny-sd15-inpaint (9-channel UNet), v2-1_768-ema-pruned.ckpt ->
+//   models/tiny-sd21-v (v-prediction by ComfyUI's heuristic) pickled here into a real torch zip .ckpt
+//   by Python torch (tests/support/py/safetensors_to_ckpt.py), any other .ckpt -> models/tiny-sd15.ckpt,
+//   any other .safetensors -> nets/tiny-sd15; all linked under the exact name the workflow asks for;
+// * VAE: the SD1.5 checkpoint's first_stage_model.* tensors under their bare names (the stand-alone VAE
+//   layout); a VAE name that is a pickle in the real world ("animevae.pt") is renamed with --set;
 // * LoRA: a kohya-named LoRA for the tiny UNet and CLIP (tests/support/tiny_models);
 // * embedding:NAME: NAME.safetensors (ComfyUI's lookup appends the extension) holding token
-//   embedding rows of the tiny CLIP;
+//   embedding rows of the text encoder the prompt is encoded with (OpenCLIP-H rows for SD2.1);
 // * LoadImage: a PNG under the exact name in a temp input folder (with a transparent square for the
 //   inpaint mask).
-// Sizes are divided by 8 and steps cut to 3 (KSamplerAdvanced: 4, start/end scaled) with --set; batch
-// sizes are 1. SaveImage prefixes are set to "n<node id>" so each file can be traced back to its node.
-// comfyex-inpaint.api.json predates grow_mask_by (ComfyUI would answer required_input_missing): it is
-// given the default 6 with --set, which is what its UI twin converts to.
+// Sizes are divided by 8 and steps cut to 3 (KSamplerAdvanced: 8, start/end scaled) with --set; batch
+// sizes are 1. SaveImage prefixes are set to "n<node id>" so each file can be traced back to its node;
+// PreviewImage pictures land in the temp folder next to the output folder (OUTPUT_DIR/../temp).
+// comfyex-inpaint.api.json predates grow_mask_by and comfyex-sdxl-turbo.api.json SDTurboScheduler's
+// denoise (ComfyUI would answer required_input_missing): they are given the defaults (6, 1.0) with
+// --set, which is what their UI twins convert to.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -68,6 +71,49 @@ at::Tensor inpaint_mask() {  // [H, W], 1 where the input image is transparent
   return m;
 }
 
+const char* kSd1TokenKey = "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight";
+
+// The tiny golden checkpoint a real checkpoint name stands for: one of the same family (golden models
+// README). `weights` is the golden .safetensors holding its tensors (for the token rows of an embedding
+// and the VAE), `form` how the file under the workflow's name is made.
+struct StandIn {
+  enum Form { Link, GoldenSd15Ckpt, Pickled };
+  std::string weights;
+  std::string token_key;  // the text encoder's token embedding ("" for SDXL's two encoders)
+  Form form = Link;
+};
+StandIn stand_in_for(const std::string& ckpt_name) {
+  if (ckpt_name == "sd_xl_base_1.0.safetensors" || ckpt_name == "sd_xl_turbo_1.0_fp16.safetensors")
+    return {"models/tiny-sdxl.safetensors", ""};
+  if (ckpt_name == "sd_xl_refiner_1.0.safetensors") return {"models/tiny-sdxl-refiner.safetensors", ""};
+  if (ckpt_name == "512-inpainting-ema.safetensors") return {"models/tiny-sd15-inpaint.safetensors", kSd1TokenKey};
+  if (ckpt_name == "v2-1_768-ema-pruned.ckpt")
+    return {"models/tiny-sd21-v.safetensors", "cond_stage_model.model.token_embedding.weight", StandIn::Pickled};
+  // models/tiny-sd15.ckpt holds exactly nets/tiny-sd15's tensors (golden models README)
+  if (ends_with(ckpt_name, ".ckpt")) return {"nets/tiny-sd15.safetensors", kSd1TokenKey, StandIn::GoldenSd15Ckpt};
+  return {"nets/tiny-sd15.safetensors", kSd1TokenKey};
+}
+
+// tiny-sd21-v as a real pickled checkpoint: torch.save({"state_dict": ...}) by Python torch, which reads
+// the safetensors file on its own. Written once per process; without Python torch the path is empty and
+// `no_python` says so (a skip); a failing script is a test failure.
+fs::path pickled_sd21_v(std::string* no_python) {
+  static test::TempDir dir;
+  static const fs::path path = []() -> fs::path {
+    const std::string py = test::python_with_torch();
+    if (py.empty()) return {};
+    const fs::path out = dir.path / "tiny-sd21-v.ckpt", log = dir.path / "log.txt";
+    const std::string cmd = py + " '" + (test::source_dir() / "tests/support/py/safetensors_to_ckpt.py").string() +
+                            "' '" + fs::absolute(test::golden_root() / "models/tiny-sd21-v.safetensors").string() +
+                            "' '" + out.string() + "' >'" + log.string() + "' 2>&1";
+    const int rc = std::system(cmd.c_str());
+    EXPECT_EQ(rc, 0) << "safetensors_to_ckpt.py: " << (fs::exists(log) ? io::read_file(log) : "");
+    return rc == 0 ? out : fs::path();
+  }();
+  if (test::python_with_torch().empty()) *no_python = "no python3 with torch to write v2-1_768-ema-pruned.ckpt";
+  return path;
+}
+
 // One prepared run: models, inputs, the --set overrides and the prompt as it will run.
 struct RealRun {
   std::string file;
@@ -76,6 +122,7 @@ struct RealRun {
   ojson prompt;                                    // converted, with the overrides applied
   std::vector<std::pair<std::string, ojson>> sets;  // "id.input" -> value
   bool ui = false;
+  std::string cannot_run;  // why the case cannot be set up on this machine (a skip, never a pass)
 
   void set(const std::string& id, const std::string& input, const ojson& v) {
     prompt[id]["inputs"][input] = v;
@@ -88,6 +135,15 @@ struct RealRun {
   }
   std::string cls(const std::string& id) const { return prompt.at(id).at("class_type").get<std::string>(); }
 };
+
+// The checkpoint name of the loader whose CLIP reaches `clip_link` (through CLIP-passing nodes).
+std::string checkpoint_name_of_clip(const RealRun& r, ojson clip_link) {
+  for (;;) {
+    const auto& node = r.prompt.at(clip_link.at(0).get<std::string>());
+    if (node.at("class_type") == "CheckpointLoaderSimple") return node.at("inputs").at("ckpt_name").get<std::string>();
+    clip_link = node.at("inputs").at("clip");
+  }
+}
 
 std::string slug(const std::string& file) { return file.substr(0, file.find('.')); }
 
@@ -104,7 +160,6 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
   r->prompt = load_workflow_file(real_dir() / file).prompt;
 
   const fs::path ckpt = fs::absolute(test::tiny_sd15_path());
-  fs::create_symlink(ckpt, r->models / "checkpoints" / "tiny-sd15.safetensors");
   io::save_safetensors(r->models / "vae" / "tiny-vae.safetensors", test::tiny_vae_tensors());
   const auto lora = test::make_tiny_lora(4, /*text_encoder=*/true);
 
@@ -116,12 +171,17 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
     auto str = [&](const char* k) { return in.at(k).get<std::string>(); };
     if (c == "CheckpointLoaderSimple") {
       const std::string name = str("ckpt_name");
-      if (ends_with(name, ".safetensors")) {
-        fs::create_directories((r->models / "checkpoints" / name).parent_path());
-        if (!fs::exists(r->models / "checkpoints" / name)) fs::create_symlink(ckpt, r->models / "checkpoints" / name);
-      } else {
-        r->set(id, "ckpt_name", "tiny-sd15.safetensors");
+      const fs::path dst = r->models / "checkpoints" / name;
+      const StandIn stand_in = stand_in_for(name);
+      fs::path src = fs::absolute(test::golden_root() / stand_in.weights);
+      if (stand_in.form == StandIn::GoldenSd15Ckpt) src = fs::absolute(test::golden_root() / "models" / "tiny-sd15.ckpt");
+      if (stand_in.form == StandIn::Pickled) src = pickled_sd21_v(&r->cannot_run);
+      if (src.empty()) {
+        if (r->cannot_run.empty()) ADD_FAILURE() << "no stand-in file for " << name;
+        return r;
       }
+      fs::create_directories(dst.parent_path());
+      if (!fs::exists(dst)) fs::create_symlink(src, dst);
     } else if (c == "VAELoader") {
       const std::string name = str("vae_name");
       if (ends_with(name, ".safetensors"))
@@ -138,14 +198,20 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
       EXPECT_TRUE(ends_with(name, ".safetensors")) << name;
       io::save_safetensors(r->models / "loras" / name, lora, {}, true);
     } else if (c == "CLIPTextEncode" && in.at("text").is_string()) {
-      // embedding:NAME -> the embedding of the word "cat" (one vector)
+      // embedding:NAME -> the embedding of the word "cat" (one vector) for the encoder of this prompt
       std::smatch m;
       std::string text = str("text");
       for (std::regex re("embedding:([^\\s,]+)"); std::regex_search(text, m, re); text = m.suffix()) {
         std::string name = m[1];
         if (!ends_with(name, ".safetensors")) name += ".safetensors";
+        const StandIn enc = stand_in_for(checkpoint_name_of_clip(*r, in.at("clip")));
+        if (enc.token_key.empty()) {
+          ADD_FAILURE() << "no embedding rule for " << enc.weights;
+          continue;
+        }
         io::save_safetensors(r->models / "embeddings" / name,
-                             test::tiny_embedding_of_tokens({test::clip_token_id("cat</w>")}), {}, true);
+                             test::embedding_of_tokens({test::clip_token_id("cat</w>")}, enc.weights, enc.token_key),
+                             {}, true);
       }
     } else if (c == "LoadImage") {
       test::write_png(r->input / str("image"), input_image(file.find("inpaint") != std::string::npos));
@@ -162,9 +228,11 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
     } else if (c == "KSampler" || c == "KSampler //Inspire") {
       r->set(id, "steps", 3);
     } else if (c == "KSamplerAdvanced") {
-      // keep where the split between two samplers falls, relative to the total
-      const double old = double(in.at("steps").get<int64_t>()), steps = 4;
-      r->set(id, "steps", 4);
+      // keep where the split between two samplers falls, relative to the total; 8 steps so that the
+      // refiner's share starts at a noise level like the file's (step 20 of 25 -> 6 of 8, sigma ~0.2;
+      // with 4 it would be the last step alone, sigma 0.03, and the refiner would barely act)
+      const double old = double(in.at("steps").get<int64_t>()), steps = 8;
+      r->set(id, "steps", 8);
       for (const char* k : {"start_at_step", "end_at_step"})
         r->set(id, k, int64_t(std::llround(double(in.at(k).get<int64_t>()) * steps / old)));
     } else if (c == "SaveImage") {
@@ -173,6 +241,9 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
       // The API file predates grow_mask_by (its UI twin gets the default 6 on conversion); ComfyUI
       // would refuse it with required_input_missing, so the input is given here.
       r->set(id, "grow_mask_by", 6);
+    } else if (c == "SDTurboScheduler" && !in.contains("denoise")) {
+      // Likewise comfyex-sdxl-turbo.api.json predates SDTurboScheduler's denoise: the default 1.0.
+      r->set(id, "denoise", 1.0);
     }
   }
   if (slug(file) == "comfyex-model-merging-basic") {
@@ -181,7 +252,7 @@ std::unique_ptr<RealRun> prepare(const std::string& file) {
     for (const auto& id : ids) {
       if (r->cls(id) != "CheckpointLoaderSimple") continue;
       const std::string name = r->prompt[id]["inputs"]["ckpt_name"].get<std::string>();
-      if (!ends_with(name, ".safetensors") || name == "tiny-sd15.safetensors") continue;
+      if (!ends_with(name, ".safetensors")) continue;
       auto st = io::SafeTensors::open(ckpt);
       std::map<std::string, at::Tensor> t;
       at::manual_seed(11);
@@ -202,13 +273,23 @@ struct Saved {
   io::PngTextChunks text;
 };
 
-// Runs the prepared workflow (plus `extra` overrides) into tmp/<out_name>; returns the saved images
-// by SaveImage node id.
+std::vector<std::string> ids_of_class(const ojson& prompt, const char* cls) {
+  std::vector<std::string> ids;
+  for (auto& [id, n] : prompt.items())
+    if (n.at("class_type") == cls) ids.push_back(id);
+  return ids;
+}
+
+// Runs the prepared workflow (or `workflow`, an edited copy; plus `extra` overrides) into
+// tmp/<out_name>/output (previews: tmp/<out_name>/temp); returns the pictures by SaveImage /
+// PreviewImage node id.
 std::map<std::string, Saved> run(RealRun& r, const std::string& out_name,
-                                 const std::vector<std::pair<std::string, ojson>>& extra = {}) {
-  std::vector<std::string> args = {"run", (real_dir() / r.file).string(), "--models-dir", r.models.string(),
-                                   "--input-dir", r.input.string(), "--output-dir",
-                                   (r.tmp.path / out_name).string(), "--quiet"};
+                                 const std::vector<std::pair<std::string, ojson>>& extra = {},
+                                 const fs::path& workflow = {}) {
+  const fs::path out = r.tmp.path / out_name / "output", temp = r.tmp.path / out_name / "temp";
+  std::vector<std::string> args = {"run", (workflow.empty() ? real_dir() / r.file : workflow).string(),
+                                   "--models-dir", r.models.string(), "--input-dir", r.input.string(),
+                                   "--output-dir", out.string(), "--quiet"};
   auto add = [&](const std::pair<std::string, ojson>& s) {
     args.push_back("--set");
     args.push_back(s.first + "=" + (s.second.is_string() ? s.second.get<std::string>() : s.second.dump()));
@@ -217,17 +298,23 @@ std::map<std::string, Saved> run(RealRun& r, const std::string& out_name,
   for (const auto& s : extra) add(s);
   auto res = test::run_cli(args);
   EXPECT_EQ(res.exit_code, 0) << r.file << "\n" << res.out << res.err;
-  std::map<std::string, Saved> out;
-  if (!fs::exists(r.tmp.path / out_name)) return out;
-  for (auto& e : fs::recursive_directory_iterator(r.tmp.path / out_name)) {
-    if (e.path().extension() != ".png") continue;
-    const std::string stem = e.path().stem().string();  // n<ID>_00001_
-    const std::string id = stem.substr(1, stem.find('_') - 1);
-    EXPECT_FALSE(out.count(id)) << "two images from node " << id;
-    auto bytes = io::read_file(e.path());
-    out[id] = Saved{io::decode_png(bytes).rgb, io::read_png_text(bytes)};
-  }
-  return out;
+  std::map<std::string, Saved> pictures;
+  auto read = [&](const fs::path& dir, auto&& id_of) {
+    if (!fs::exists(dir)) return;
+    for (auto& e : fs::recursive_directory_iterator(dir)) {
+      if (e.path().extension() != ".png") continue;
+      const std::string id = id_of(e.path().stem().string());
+      EXPECT_FALSE(pictures.count(id)) << "two images from node " << id;
+      auto bytes = io::read_file(e.path());
+      pictures[id] = Saved{io::decode_png(bytes).rgb, io::read_png_text(bytes)};
+    }
+  };
+  read(out, [](const std::string& stem) { return stem.substr(1, stem.find('_') - 1); });  // n<ID>_00001_
+  // ComfyUI_temp_<random>_00001_: nothing names the node, so a file may have one PreviewImage
+  const auto previews = ids_of_class(r.prompt, "PreviewImage");
+  EXPECT_LE(previews.size(), 1u) << r.file;
+  if (!previews.empty()) read(temp, [&](const std::string&) { return previews[0]; });
+  return pictures;
 }
 
 // The latent size [h, w] (latent pixels) reaching `link`, read off the prompt with the node semantics.
@@ -237,7 +324,8 @@ std::pair<int64_t, int64_t> latent_hw(const RealRun& r, const ojson& link) {
   const std::string c = r.cls(id);
   if (c == "EmptyLatentImage") return {in.at("height").get<int64_t>() / 8, in.at("width").get<int64_t>() / 8};
   if (c == "LatentUpscale") return {in.at("height").get<int64_t>() / 8, in.at("width").get<int64_t>() / 8};
-  if (c == "KSampler" || c == "KSamplerAdvanced" || c == "KSampler //Inspire") return latent_hw(r, in.at("latent_image"));
+  if (c == "KSampler" || c == "KSamplerAdvanced" || c == "KSampler //Inspire" || c == "SamplerCustom")
+    return latent_hw(r, in.at("latent_image"));
   if (c == "VAEEncode" || c == "VAEEncodeForInpaint") {
     // LoadImage -> image cropped to multiples of 8, encoded by the factor-2 VAE
     return {kImageH / 8 * 8 / kTinyVaeFactor, kImageW / 8 * 8 / kTinyVaeFactor};
@@ -255,19 +343,19 @@ std::pair<int64_t, int64_t> saved_image_hw(const RealRun& r, const std::string& 
 
 double mean_abs_diff(const at::Tensor& a, const at::Tensor& b) { return (a - b).abs().mean().item<double>(); }
 
-// What every file must do: exit 0, one PNG per SaveImage with the size the prompt implies, carrying
-// the executed prompt (and the workflow for UI files), not a constant picture.
+// What every file must do: exit 0, one PNG per SaveImage / PreviewImage with the size the prompt
+// implies, carrying the executed prompt (and the workflow for UI files), not a constant picture.
 std::map<std::string, Saved> run_and_check(RealRun& r, const std::string& out_name = "out") {
   auto saved = run(r, out_name);
   std::set<std::string> save_nodes;
-  for (auto& [id, n] : r.prompt.items())
-    if (n.at("class_type") == "SaveImage") save_nodes.insert(id);
+  for (const char* cls : {"SaveImage", "PreviewImage"})
+    for (const auto& id : ids_of_class(r.prompt, cls)) save_nodes.insert(id);
   EXPECT_FALSE(save_nodes.empty());
   EXPECT_EQ(saved.size(), save_nodes.size()) << r.file;
   for (const auto& id : save_nodes) {
     auto it = saved.find(id);
     if (it == saved.end()) {
-      ADD_FAILURE() << r.file << ": no image from SaveImage " << id;
+      ADD_FAILURE() << r.file << ": no image from node " << id;
       continue;
     }
     const auto& img = it->second.rgb;
@@ -317,10 +405,11 @@ const std::vector<std::string>& runnable_files() {
       "comfyex-lora.ui.json",
       "linc-default-txt2img.ui.json",
       "linc-multi-lora.ui.json",
-      // SDXL workflows: pointed at the SD1.5 checkpoint they run like any other (see SdxlCheckpoint below)
       "comfy-tests-sdxl-default.api.json",
       "comfyex-sdxl-base-refiner.api.json",
       "comfyex-sdxl-base-refiner.ui.json",
+      "comfyex-sdxl-turbo.api.json",
+      "comfyex-sdxl-turbo.ui.json",
   };
   return v;
 }
@@ -339,11 +428,49 @@ std::string first_of_class(const RealRun& r, const std::string& cls) {
 }
 
 
-// Extra runs of one file with a few inputs changed, compared with the plain run.
+// Extra runs of one file with a few inputs changed (or an edited copy of the API file), compared with
+// the plain run.
 struct Variant {
   std::string name;
   std::vector<std::pair<std::string, ojson>> sets;
+  fs::path workflow = {};  // "" = the file itself
 };
+
+// A copy of the (API) prompt with ModelSamplingDiscrete(sampling) between each checkpoint loader's
+// MODEL and every node using it, written to tmp/<name>.api.json: ComfyUI's own way to read the same
+// weights with another prediction type.
+fs::path with_model_sampling(const RealRun& r, const std::string& name, const std::string& sampling) {
+  ojson p = r.prompt;
+  for (const auto& loader : ids_of_class(r.prompt, "CheckpointLoaderSimple")) {
+    const std::string ms = "ms" + loader;
+    for (auto& [id, n] : p.items())
+      for (auto& [k, v] : n["inputs"].items())
+        if (v == ojson::array({loader, 0})) v = ojson::array({ms, 0});
+    p[ms] = {{"class_type", "ModelSamplingDiscrete"},
+             {"inputs", {{"model", ojson::array({loader, 0})}, {"sampling", sampling}, {"zsnr", false}}}};
+  }
+  const fs::path path = r.tmp.path / (name + ".api.json");
+  std::ofstream(path) << p.dump(1);
+  return path;
+}
+
+// The two KSamplerAdvanced of an SDXL base + refiner file (base: fed by EmptyLatentImage, refiner: fed
+// by the base) and the VAEDecode of the refiner's latent.
+struct RefinerChain {
+  std::string base, refiner, decode;
+};
+RefinerChain refiner_chain(const RealRun& r) {
+  RefinerChain c;
+  for (const auto& id : ids_of_class(r.prompt, "KSamplerAdvanced")) {
+    const std::string from = r.prompt[id]["inputs"]["latent_image"][0].get<std::string>();
+    (r.cls(from) == "EmptyLatentImage" ? c.base : c.refiner) = id;
+  }
+  for (const auto& id : ids_of_class(r.prompt, "VAEDecode"))
+    if (r.prompt[id]["inputs"]["samples"][0] == c.refiner) c.decode = id;
+  EXPECT_FALSE(c.base.empty() || c.refiner.empty() || c.decode.empty()) << r.file;
+  EXPECT_EQ(r.prompt[c.refiner]["inputs"]["latent_image"][0], c.base) << r.file;
+  return c;
+}
 using Pictures = std::map<std::string, Saved>;
 
 // Which variant runs a file gets (writing any extra input files they read).
@@ -360,6 +487,12 @@ std::vector<Variant> variants_for(RealRun& r) {
       }
     return {zero};
   }
+  // SD2.1-768-v: the same weights read as v-prediction and as eps (ModelSamplingDiscrete inserted)
+  auto v_and_eps = [&r](std::vector<Variant> v) {
+    v.push_back({"v", {}, with_model_sampling(r, "v", "v_prediction")});
+    v.push_back({"eps", {}, with_model_sampling(r, "eps", "eps")});
+    return v;
+  };
   if (s == "comfyex-embedding") {
     // the prompt with the embedding replaced by the word "cat" / "dog"
     const std::string id = first_of_class(r, "CLIPTextEncode"), emb = "embedding:SDA768.pt";
@@ -370,16 +503,28 @@ std::vector<Variant> variants_for(RealRun& r) {
       return {};
     }
     std::string cat = text, dog = text;
-    return {{"cat", {{id + ".text", cat.replace(pos, emb.size(), "cat")}}},
-            {"dog", {{id + ".text", dog.replace(pos, emb.size(), "dog")}}}};
+    return v_and_eps({{"cat", {{id + ".text", cat.replace(pos, emb.size(), "cat")}}},
+                      {"dog", {{id + ".text", dog.replace(pos, emb.size(), "dog")}}}});
   }
   if (s == "comfyex-hiresfix-latent") {
     for (auto& [id, n] : r.prompt.items())
-      if (n.at("class_type") == "KSampler" && r.cls(n["inputs"]["latent_image"][0].get<std::string>()) == "LatentUpscale")
-        return {{"pass2off", {{id + ".denoise", 0.0}}}};
+      if (n.at("class_type") == "KSampler" && r.cls(n["inputs"]["latent_image"][0].get<std::string>()) == "LatentUpscale") {
+        return v_and_eps({{"pass2off", {{id + ".denoise", 0.0}}}});
+      }
     ADD_FAILURE() << "no second pass";
     return {};
   }
+  if (s == "comfyex-sdxl-base-refiner" || s == "comfy-tests-sdxl-default") {
+    // "base": the base latent decoded by the same VAE, no refiner; "empty": the refiner's step range
+    // made empty (start_at_step = steps). comfy-tests-sdxl-default's own refiner range (32.. of 20
+    // steps) is empty already: there "refine" lets the refiner start at step 2.
+    const auto c = refiner_chain(r);
+    const Variant base{"base", {{c.decode + ".samples", ojson::array({c.base, 0})}}};
+    if (s == "comfy-tests-sdxl-default") return {base, {"refine", {{c.refiner + ".start_at_step", 2}}}};
+    return {base, {"empty", {{c.refiner + ".start_at_step", r.prompt[c.refiner]["inputs"]["steps"]}}}};
+  }
+  if (s == "comfyex-sdxl-turbo")  // SDTurboScheduler with 2 steps instead of 1
+    return {{"steps2", {{first_of_class(r, "SDTurboScheduler") + ".steps", 2}}}};
   if (s == "comfyex-model-merging-basic") {
     // ratio 1 / 0 against each model alone (the sampler fed straight from its loader)
     const std::string merge = first_of_class(r, "ModelMergeSimple"), ks = first_of_class(r, "KSampler");
@@ -405,6 +550,18 @@ std::vector<Variant> variants_for(RealRun& r) {
   return {};
 }
 
+// tiny-sd21-v is v-prediction by ComfyUI's heuristic (std of output_blocks.11.1...norm1.bias 0.206 >
+// 0.09): ModelSamplingDiscrete(v_prediction) on the loaded model changes no picture, bit for bit, while
+// ModelSamplingDiscrete(eps) -- the same weights read as eps -- changes the first.
+template <class Pic>
+void check_v_prediction(const RealRun& r, const Pictures& saved, Pic& pic) {
+  for (const auto& [id, p] : saved)
+    EXPECT_TRUE(at::equal(pic("v", id), p.rgb)) << r.file << " node " << id << ": the loader did not read v-prediction, "
+                                                << mean_abs_diff(pic("v", id), p.rgb);
+  const auto& [id, p] = *saved.begin();
+  EXPECT_GT(mean_abs_diff(pic("eps", id), p.rgb), 1e-3) << "eps and v readings of the same weights agree";
+}
+
 // One independent property of each file's pictures, from the plain run and its variants.
 void check_content(RealRun& r, const Pictures& saved, std::map<std::string, Pictures>& v) {
   const std::string s = slug(r.file);
@@ -423,10 +580,11 @@ void check_content(RealRun& r, const Pictures& saved, std::map<std::string, Pict
   } else if (s == "comfyex-lora" || s == "linc-multi-lora") {
     EXPECT_GT(mean_abs_diff(pic("lora0", save), base), 1e-3) << "the LoRA changed nothing";
   } else if (s == "comfyex-embedding") {
-    // The embedding holds the token embedding of "cat": the picture is the one for the word itself,
-    // and another word gives another picture (so the comparison can fail).
+    // The embedding holds the OpenCLIP-H token embedding of "cat": the picture is the one for the word
+    // itself, and another word gives another picture (so the comparison can fail).
     EXPECT_TRUE(at::equal(pic("cat", save), base)) << "embedding != its word: " << mean_abs_diff(pic("cat", save), base);
     EXPECT_GT(mean_abs_diff(pic("dog", save), base), 1e-3);
+    check_v_prediction(r, saved, pic);
   } else if (s == "comfyex-hiresfix-latent") {
     // Two passes (sizes checked before: the second is 1.5x the first). With the second sampler at
     // denoise 0 the first picture stays bit for bit and the second one changes.
@@ -435,6 +593,20 @@ void check_content(RealRun& r, const Pictures& saved, std::map<std::string, Pict
     if (saved.at(first).rgb.size(0) > saved.at(second).rgb.size(0)) std::swap(first, second);
     EXPECT_TRUE(at::equal(pic("pass2off", first), saved.at(first).rgb));
     EXPECT_GT(mean_abs_diff(pic("pass2off", second), saved.at(second).rgb), 1e-3);
+    check_v_prediction(r, saved, pic);
+  } else if (s == "comfyex-sdxl-base-refiner") {
+    // The refiner with an empty step range hands the base latent back (ComfyUI's KSamplerAdvanced),
+    // bit for bit; the file's own refiner pass changes it.
+    EXPECT_TRUE(at::equal(pic("empty", save), pic("base", save))) << mean_abs_diff(pic("empty", save), pic("base", save));
+    EXPECT_GT(mean_abs_diff(base, pic("base", save)), 1e-3) << "the refiner pass changed nothing";
+  } else if (s == "comfy-tests-sdxl-default") {
+    // As shipped the refiner's range (step 32 of 20) is empty: the picture is the base latent's, bit for
+    // bit; started at step 2 the refiner changes it.
+    EXPECT_TRUE(at::equal(base, pic("base", save))) << mean_abs_diff(base, pic("base", save));
+    EXPECT_GT(mean_abs_diff(pic("refine", save), base), 1e-3) << "the refiner pass changed nothing";
+  } else if (s == "comfyex-sdxl-turbo") {
+    // SDTurboScheduler's 1 step (sigmas 14.6146, 0) and 2 steps (t 999, 899) give other pictures
+    EXPECT_GT(mean_abs_diff(pic("steps2", save), base), 1e-3) << "SDTurboScheduler's steps changed nothing";
   } else if (s == "comfyex-model-merging-basic") {
     // ratio is model1's share: 1 gives model1, 0 model2 (bit for bit), 0.5 something between
     EXPECT_TRUE(at::equal(pic("r1", save), pic("m1", save))) << mean_abs_diff(pic("r1", save), pic("m1", save));
@@ -471,7 +643,9 @@ void check_content(RealRun& r, const Pictures& saved, std::map<std::string, Pict
     const std::string load = first_of_class(r, "LoadImage");
     auto px = io::decode_png(io::read_file(r.input / r.prompt[load]["inputs"]["image"].get<std::string>())).rgb;
     RuntimeConfig cfg;
-    auto vae = load_vae(test::golden_file("nets/tiny-sd15.safetensors"), "first_stage_model.", cfg);
+    // the VAE of the inpainting checkpoint itself
+    const std::string ckpt = r.prompt[first_of_class(r, "CheckpointLoaderSimple")]["inputs"]["ckpt_name"];
+    auto vae = load_vae(test::golden_file(stand_in_for(ckpt).weights), "first_stage_model.", cfg);
     auto round_trip = [&](const at::Tensor& p) { return vae->net->decode(vae->net->encode(p.unsqueeze(0)))[0]; };
     auto grey = round_trip(at::where(inside, at::full_like(px, 0.5), px));
     auto plain = round_trip(px);
@@ -492,6 +666,7 @@ TEST_P(RealWorkflowRun, RunsOnTheTinyCheckpoint) {
   ASSERT_TRUE(fs::exists(test::tiny_sd15_path()));
   auto r = prepare(file);
   if (HasFatalFailure()) return;
+  if (!r->cannot_run.empty()) GTEST_SKIP() << r->cannot_run;
   const std::string s = slug(file);
   const std::string twin = s + ".api.json";
   const bool has_twin = r->ui && std::count(runnable_files().begin(), runnable_files().end(), twin);
@@ -500,7 +675,7 @@ TEST_P(RealWorkflowRun, RunsOnTheTinyCheckpoint) {
   std::map<std::string, std::future<Pictures>> pending;
   if (!has_twin)
     for (auto& v : variants_for(*r))
-      pending[v.name] = std::async(std::launch::async, [&r, v] { return run(*r, v.name, v.sets); });
+      pending[v.name] = std::async(std::launch::async, [&r, v] { return run(*r, v.name, v.sets, v.workflow); });
   auto saved = run_and_check(*r);
   std::map<std::string, Pictures> variants;
   for (auto& [name, f] : pending) variants[name] = f.get();
@@ -514,6 +689,7 @@ TEST_P(RealWorkflowRun, RunsOnTheTinyCheckpoint) {
     auto& expected = pictures_of(twin);
     if (expected.empty()) {  // the twin has not run in this process (e.g. a filter): run it
       auto t = prepare(twin);
+      ASSERT_TRUE(t->cannot_run.empty()) << t->cannot_run;
       for (auto& [id, img] : run(*t, "out")) expected[id] = img.rgb;
     }
     EXPECT_EQ(expected.size(), saved.size());
@@ -545,14 +721,14 @@ TEST(RealWorkflowRun, CoversEveryRunnableFileOfSourcesMd) {
     if (std::regex_search(line, m, row)) yes.insert(m[1]);
   ASSERT_GE(yes.size(), 13u);
   // Files SOURCES.md lists as missing nodes that are implemented since: the inpaint pair
-  // (VAEEncodeForInpaint), the ControlNet pair (ControlNetLoader / ControlNetApply) and the merging
-  // pair (ModelMergeSimple).
+  // (VAEEncodeForInpaint), the ControlNet pair (ControlNetLoader / ControlNetApply), the merging
+  // pair (ModelMergeSimple) and the SDXL-Turbo pair (SDTurboScheduler).
   std::set<std::string> listed(runnable_files().begin(), runnable_files().end());
   for (const auto& y : yes) EXPECT_TRUE(listed.count(y)) << y << " is runnable but has no run case";
   for (const auto& l : listed)
     if (!yes.count(l))
       EXPECT_TRUE(l.find("inpaint") != std::string::npos || l.find("controlnet") != std::string::npos ||
-                  l.find("model-merging") != std::string::npos)
+                  l.find("model-merging") != std::string::npos || l.find("sdxl-turbo") != std::string::npos)
           << l << " is not marked runnable";
 }
 

@@ -48,8 +48,14 @@ std::map<std::string, at::Tensor> tiny_vae_tensors() {
 }
 
 std::map<std::string, at::Tensor> tiny_embedding_of_tokens(const std::vector<int64_t>& token_ids) {
-  auto st = golden_file("nets/tiny-sd15.safetensors");
-  auto table = st->get("cond_stage_model.transformer.text_model.embeddings.token_embedding.weight", at::kFloat);
+  return embedding_of_tokens(token_ids, "nets/tiny-sd15.safetensors",
+                             "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight");
+}
+
+std::map<std::string, at::Tensor> embedding_of_tokens(const std::vector<int64_t>& token_ids,
+                                                      const std::string& golden_checkpoint,
+                                                      const std::string& token_embedding_key) {
+  auto table = golden_file(golden_checkpoint)->get(token_embedding_key, at::kFloat);
   auto ids = at::tensor(token_ids, at::kLong);
   return {{"emb_params", table.index_select(0, ids).contiguous()}};
 }

@@ -26,6 +26,11 @@ std::map<std::string, at::Tensor> tiny_vae_tensors();
 // Rows `token_ids` of the tiny CLIP's token embedding [n, 32] under the A1111 key "emb_params": an
 // embedding that stands for exactly those tokens.
 std::map<std::string, at::Tensor> tiny_embedding_of_tokens(const std::vector<int64_t>& token_ids);
+// The same from another golden checkpoint (path under the golden root) and its token embedding key,
+// e.g. "models/tiny-sd21-v.safetensors", "cond_stage_model.model.token_embedding.weight" (OpenCLIP-H).
+std::map<std::string, at::Tensor> embedding_of_tokens(const std::vector<int64_t>& token_ids,
+                                                      const std::string& golden_checkpoint,
+                                                      const std::string& token_embedding_key);
 
 // The CLIP vocabulary id of a BPE token such as "cat</w>" (from ../shared/tokenizers/sd1/vocab.json).
 int64_t clip_token_id(const std::string& bpe_token);
