@@ -17,12 +17,6 @@ namespace {
 const char* kInspire = "custom_nodes.ComfyUI-Inspire-Pack";
 const std::string kDefaultVector = "1,0,0,0,0,0,0,0,1,1,1,1,1,1,1,1,1";
 
-// The CLIP weight a ComfyUI CLIP key names ("clip_l.transformer.text_model.X" -> "text_model.X").
-std::string clip_relative_key(const std::string& model_key) {
-  auto p = model_key.find("text_model.");
-  return p == std::string::npos ? std::string() : model_key.substr(p);
-}
-
 // category_filter: "All" + the distinct sub-folders of the lora list (a UI filter only).
 std::vector<std::string> lora_dirs(const RuntimeConfig& cfg) {
   std::vector<std::string> out{"All"};
@@ -96,9 +90,9 @@ Patched apply_lbw(std::shared_ptr<const Model> model, std::shared_ptr<const Clip
   for (auto& b : lbw.blocks) {
     const std::string& key = b.patch->model_key;
     if (muted.count(key)) continue;
-    if (key.find("text") != std::string::npos) {
-      const std::string k = clip_relative_key(key);
-      if (!clip_w || k.empty() || !clip_w->count(k)) continue;
+    if (key.find("text") != std::string::npos) {  // CLIP weights go by their ComfyUI names
+      const std::string& k = key;
+      if (!clip_w || !clip_w->count(k)) continue;
       const at::Tensor& w = clip_rep.count(k) ? clip_rep.at(k) : clip_w->at(k);
       clip_rep[k] = lora_patched_weight(w, *b.patch, strength_clip * b.ratio);
     } else {

@@ -31,9 +31,12 @@ std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const C
     const auto* w = clip->encoder ? clip->encoder->lora_weights() : nullptr;
     if (!w) fail("clip", "this CLIP cannot be saved (no checkpoint weights)");
     // process_clip_state_dict_for_saving (SD1.5): text_projection and logit_scale are dropped
-    for (const auto& [k, t] : *w)
-      if (k != "text_projection.weight" && k != "logit_scale")
-        sd["cond_stage_model.transformer." + k] = clip_fp32 || !t.is_floating_point() ? t : t.to(at::kHalf);
+    for (const auto& [k, t] : *w) {
+      const std::string rel = clip_relative_key("clip_l", k);
+      if (rel.empty()) fail("clip", "only an SD1.x CLIP can be saved in a checkpoint yet (found weight '" + k + "')");
+      if (rel != "text_projection.weight" && rel != "logit_scale")
+        sd["cond_stage_model.transformer.text_model." + rel] = clip_fp32 || !t.is_floating_point() ? t : t.to(at::kHalf);
+    }
   }
   if (vae) {
     auto net = std::dynamic_pointer_cast<const AutoencoderKL>(vae->net);

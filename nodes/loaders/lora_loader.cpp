@@ -29,7 +29,7 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
   std::shared_ptr<const UNetModel> unet;
   if (model && s_model != 0.0) {
     unet = resolve_unet(model->net);  // builds a merged model's pending patches
-    if (!unet) fail("model", "LoRA needs an SD1.x UNet model; this MODEL is '" + model->family + "'");
+    if (!unet) fail("model", "LoRA needs a UNet model; this MODEL is '" + model->family + "'");
   }
   std::shared_ptr<io::SafeTensors> st;
   try {

@@ -92,8 +92,8 @@ void register_lora_save(Registry& r) {
              auto clip = in.obj<Clip>("text_encoder_diff");
              const auto* w = clip->encoder ? clip->encoder->lora_weights() : nullptr;
              if (!w) fail("text_encoder_diff", "this CLIP has no extractable weights");
-             // ComfyUI's CLIP state dict names (SD1: clip_l.transformer.text_model.*)
-             calc_lora(*w, rank, "text_encoders.clip_l.transformer.", full, bias, out);
+             // ComfyUI's CLIP state dict names (clip_l.transformer.text_model.*, clip_g...)
+             calc_lora(*w, rank, "text_encoders.", full, bias, out);
            }
            auto target = io::resolve_output_target(ctx.cfg().output_dir, in.str("filename_prefix"));
            auto file = io::write_output_file(target, "safetensors", io::safetensors_bytes(out));

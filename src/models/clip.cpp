@@ -52,6 +52,19 @@ ClipTextConfig ClipTextConfig::detect(const TensorMap& t) {
   return c;
 }
 
+// ---- ComfyUI state-dict names
+std::string clip_state_key(const std::string& encoder, const std::string& rel) {
+  if (rel == "text_projection.weight") return encoder + ".transformer." + rel;
+  return encoder + ".transformer.text_model." + rel;
+}
+
+std::string clip_relative_key(const std::string& encoder, const std::string& key) {
+  const std::string top = encoder + ".transformer.", level = top + "text_model.";
+  if (key.compare(0, level.size(), level) == 0 && key.size() > level.size()) return key.substr(level.size());
+  if (key == top + "text_projection.weight") return "text_projection.weight";
+  return "";
+}
+
 // ---- weights by checkpoint name
 ClipTextModel::ClipTextModel(const ClipTextConfig& config, WeightSource& w) : config_(config) {
   const int64_t C = config.hidden, I = config.intermediate;
@@ -184,16 +197,15 @@ Sd1ClipEncoder::Sd1ClipEncoder(std::shared_ptr<const ClipTextModel> model, std::
     : model_(std::move(model)), bpe_(std::move(bpe)), embedding_dirs_(std::move(embedding_dirs)) {
   cfg_.models_dirs = cfg.models_dirs;
   cfg_.tokenizer_dir = cfg.tokenizer_dir;
-  for (const auto& [k, t] : model_->weights()) lora_weights_.emplace("text_model." + k, t);
+  for (const auto& [k, t] : model_->weights()) lora_weights_.emplace(clip_state_key("clip_l", k), t);
 }
 
 std::shared_ptr<TextEncoder> Sd1ClipEncoder::with_weights(const std::map<std::string, at::Tensor>& replaced) const {
-  static const std::string level = "text_model.";
   TensorMap relative;
   for (const auto& [k, v] : replaced) {
-    if (k.compare(0, level.size(), level) != 0)
-      throw Error("execution_error", "CLIP LoRA weight '" + k + "' is not under '" + level + "'");
-    relative.emplace(k.substr(level.size()), v);
+    const std::string rel = clip_relative_key("clip_l", k);
+    if (rel.empty()) throw Error("execution_error", "CLIP weight '" + k + "' is not a weight of this CLIP-L text encoder");
+    relative.emplace(rel, v);
   }
   return std::make_shared<Sd1ClipEncoder>(model_->with_weights(relative), bpe_, embedding_dirs_, cfg_);
 }

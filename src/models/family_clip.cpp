@@ -39,6 +39,9 @@ const std::vector<TokenChunk>& tokens_of(const TokenSets& tokens, const std::str
   return it->second;
 }
 
+// The ComfyUI state-dict name of a part: SDXLClipModel's clip_l / clip_g, SD2ClipModel's clip_h.
+std::string part_encoder(const std::string& key) { return "clip_" + key; }
+
 const char* family_name(ClipFamily f) {
   switch (f) {
     case ClipFamily::SD2: return "SD2";
@@ -62,6 +65,30 @@ FamilyClipEncoder::FamilyClipEncoder(ClipFamily family, std::shared_ptr<const Cl
   }
   const std::string key = family == ClipFamily::SD2 ? "h" : "g";
   parts_.push_back({key, std::move(g_or_h), encoder_options(family, key)});
+  for (const auto& p : parts_)
+    for (const auto& [k, t] : p.model->weights()) lora_weights_.emplace(clip_state_key(part_encoder(p.key), k), t);
+}
+
+std::shared_ptr<TextEncoder> FamilyClipEncoder::with_weights(const std::map<std::string, at::Tensor>& replaced) const {
+  std::map<std::string, TensorMap> by_part;
+  for (const auto& [k, v] : replaced) {
+    bool found = false;
+    for (const auto& p : parts_) {
+      const std::string rel = clip_relative_key(part_encoder(p.key), k);
+      if (rel.empty()) continue;
+      by_part[p.key].emplace(rel, v);
+      found = true;
+    }
+    if (!found)
+      throw Error("execution_error", "CLIP weight '" + k + "' is not a weight of this " + family_name(family_) + " CLIP");
+  }
+  std::shared_ptr<const ClipTextModel> l, g_or_h;
+  for (const auto& p : parts_) {
+    auto it = by_part.find(p.key);
+    auto m = it == by_part.end() ? p.model : std::shared_ptr<const ClipTextModel>(p.model->with_weights(it->second));
+    (p.key == "l" ? l : g_or_h) = std::move(m);
+  }
+  return std::make_shared<FamilyClipEncoder>(family_, std::move(l), std::move(g_or_h), embedding_dirs_, cfg_);
 }
 
 const Sd1Tokenizer& FamilyClipEncoder::tokenizer(const std::string& key) {

@@ -36,7 +36,7 @@ const std::vector<std::pair<std::string, std::string>> kBasic = {
     {"out.2.weight", "conv_out.weight"},                         {"out.2.bias", "conv_out.bias"},
     {"time_embed.0.weight", "time_embedding.linear_1.weight"},   {"time_embed.0.bias", "time_embedding.linear_1.bias"},
     {"time_embed.2.weight", "time_embedding.linear_2.weight"},   {"time_embed.2.bias", "time_embedding.linear_2.bias"}};
-// CLIP layer module -> kohya suffix
+// CLIP layer module -> kohya suffix (LORA_CLIP_MAP order)
 const std::vector<std::pair<std::string, std::string>> kClip = {
     {"mlp.fc1", "mlp_fc1"}, {"mlp.fc2", "mlp_fc2"}, {"self_attn.k_proj", "self_attn_k_proj"},
     {"self_attn.q_proj", "self_attn_q_proj"}, {"self_attn.v_proj", "self_attn_v_proj"},
@@ -52,6 +52,40 @@ bool ends_with(const std::string& s, const std::string& e) {
   return s.size() >= e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
 }
 std::string strip_weight(const std::string& k) { return k.substr(0, k.size() - 7); }  // ".weight"
+
+// model_lora_keys_clip: layer by layer, module by module, the clip_h, clip_l and clip_g weights present.
+// A later assignment of the same name wins (lora_te_ names clip_l where clip_h also exists); SDXL's
+// CLIP-G takes the te2 names once a CLIP-L was seen, a lone CLIP-G (the refiner) the te names.
+void add_clip_keys(const TensorMap& w, std::map<std::string, LoraKeyTarget>& km) {
+  auto set = [&](const std::string& name, const std::string& key) { km[name] = {LoraTarget::Clip, key}; };
+  for (auto& [k, _] : w)  // the generic form: "text_encoders." + the state-dict name
+    if (ends_with(k, ".weight")) set("text_encoders." + strip_weight(k), k);
+  bool clip_l_present = false;
+  for (int b = 0; b < 32; ++b) {
+    for (auto& [mod, kohya] : kClip) {
+      const std::string rest = "text_model.encoder.layers." + S(b) + "." + mod;
+      const std::string te = "_text_model_encoder_layers_" + S(b) + "_" + kohya;
+      for (const char* enc : {"clip_h", "clip_l"}) {
+        const std::string k = std::string(enc) + ".transformer." + rest + ".weight";
+        if (!w.count(k)) continue;
+        set("lora_te" + te, k);
+        set("lora_te1" + te, k);
+        set("text_encoder." + rest, k);
+        clip_l_present |= std::string(enc) == "clip_l";
+      }
+      const std::string g = "clip_g.transformer." + rest + ".weight";
+      if (!w.count(g)) continue;
+      if (clip_l_present) {
+        set("lora_te2" + te, g);
+        set("text_encoder_2." + rest, g);
+      } else {
+        set("lora_te" + te, g);
+        set("text_encoder." + rest, g);
+        set("lora_prior_te" + te, g);
+      }
+    }
+  }
+}
 
 }  // namespace
 
@@ -144,17 +178,7 @@ std::map<std::string, LoraKeyTarget> lora_key_map(const UNetConfig* unet_cfg, co
       }
     }
   }
-  if (clip_weights) {
-    for (int b = 0; b < 32; ++b) {
-      for (auto& [mod, kohya] : kClip) {
-        const std::string k = "text_model.encoder.layers." + S(b) + "." + mod + ".weight";
-        if (!clip_weights->count(k)) continue;
-        km["lora_te_text_model_encoder_layers_" + S(b) + "_" + kohya] = {LoraTarget::Clip, k};
-        km["lora_te1_text_model_encoder_layers_" + S(b) + "_" + kohya] = {LoraTarget::Clip, k};
-        km["text_encoder.text_model.encoder.layers." + S(b) + "." + mod] = {LoraTarget::Clip, k};
-      }
-    }
-  }
+  if (clip_weights) add_clip_keys(*clip_weights, km);
   return km;
 }
 

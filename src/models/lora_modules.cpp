@@ -54,10 +54,12 @@ int spelling_rank(const std::string& name, const LoraKeyTarget& t) {
     if (name == "diffusion_model." + base) return 1;
     return 2;
   }
-  if (name.rfind("text_encoders.", 0) == 0) return 0;
-  if (name.rfind("lora_te_", 0) == 0) return 1;
-  if (name.rfind("lora_te1_", 0) == 0) return 2;
-  return 3;
+  int rank = 0;
+  for (const char* p : {"text_encoders.", "lora_te_", "lora_te1_", "text_encoder.", "lora_te2_", "text_encoder_2."}) {
+    if (name.rfind(p, 0) == 0) return rank;
+    ++rank;
+  }
+  return rank;
 }
 
 bool all_digits(const std::string& s) {
@@ -93,7 +95,7 @@ bool state_dict_order_less(const std::string& a, const std::string& b) {
 }
 
 LoadedLora load_lora_modules(const io::SafeTensors& lora, const UNetConfig* unet_cfg, const TensorMap* unet_weights,
-                             const TensorMap* clip_weights, const std::string& clip_prefix) {
+                             const TensorMap* clip_weights) {
   const std::string fname = lora.path().filename().string();
   LoadedLora out;
   std::set<std::string> used;
@@ -112,7 +114,7 @@ LoadedLora load_lora_modules(const io::SafeTensors& lora, const UNetConfig* unet
     LoraModule m;
     m.target = target.target;
     m.key = target.key;
-    m.model_key = (target.target == LoraTarget::UNet ? "diffusion_model." : clip_prefix) + target.key;
+    m.model_key = target.target == LoraTarget::UNet ? "diffusion_model." + target.key : target.key;
     m.up = lora.get(up_key).to(at::kFloat);
     m.down = lora.get(down_key).to(at::kFloat);
     used.insert(up_key);

@@ -6,8 +6,9 @@
 // * inspire-variation-seed: the FloatRange sweep gives one picture per strength, and they differ;
 // * inspire-reproduce-a1111, linc-inspire-webui: A1111 weighting gives another picture than comfy
 //   weighting of the same prompt;
-// * inspire-save-load-lbw: the LBW-applied model differs from the plain LoRA one only in the
-//   weighted blocks.
+// * inspire-save-load-lbw: the SaveLBW file holds the block vector (read back by Python as Inspire's
+//   LoadLBW reads it), and the LBW-applied model, extracted by LoraSave, differs from the plain LoRA one
+//   only in the weighted blocks.
 // A file whose nodes are not all registered yet is reported as skipped, naming the missing nodes.
 //
 // Models: each checkpoint name the prompt asks for is a link to the tiny checkpoint of its family
@@ -154,9 +155,12 @@ std::unique_ptr<InspireRun> prepare(const std::string& file, std::string* why) {
 
 // Runs the UI file with the overrides (+ `extra`) into out/<name>/output (previews land in
 // out/<name>/temp); returns out/<name>. Fails the test on a non-zero exit.
-fs::path run(InspireRun& r, const std::string& name, const std::vector<std::pair<std::string, ojson>>& extra = {}) {
+// `file` replaces the shared workflow (an edited copy of it, or a prompt cut from it).
+fs::path run(InspireRun& r, const std::string& name, const std::vector<std::pair<std::string, ojson>>& extra = {},
+             const fs::path& file = {}) {
   const fs::path out = r.out / name;
-  std::vector<std::string> args = {"run", (real_dir() / r.file).string(), "--models-dir", r.models.string(),
+  const fs::path workflow = file.empty() ? real_dir() / r.file : file;
+  std::vector<std::string> args = {"run", workflow.string(), "--models-dir", r.models.string(),
                                    "--output-dir", (out / "output").string(), "--quiet"};
   auto add = [&](const std::pair<std::string, ojson>& s) {
     args.push_back("--set");
@@ -294,4 +298,198 @@ TEST(RealInspireWorkflow, ReproduceA1111WeightingDiffersFromComfyWeighting) {
   const auto& c = comfy.begin()->second;
   ASSERT_EQ(a.sizes(), c.sizes());
   EXPECT_GT((a - c).abs().mean().item<double>(), 1e-3) << "A1111 and comfy weighting gave the same picture";
+}
+
+namespace {
+
+// The SDXL block map of a 12-entry vector (nodes-companions.md 3.1, golden lbw_sdxl_*): base, IN04 IN05
+// IN07 IN08, MID, OUT00-OUT05; keys outside the blocks (time_embed, label_emb, the CLIPs) take the base.
+// Valid for a LoRA touching every one of those blocks, as the tiny SDXL LoRA does; the blocks without
+// attention (no vector entry, nothing of the LoRA's) give 0.
+double sdxl_block_ratio(const std::vector<double>& v, const std::string& model_key) {
+  int n = 0;
+  char group[32] = {0};
+  if (std::sscanf(model_key.c_str(), "diffusion_model.%31[a-z_].%d", group, &n) != 2) return v.at(0);
+  const std::string g = group;
+  if (g == "input_blocks") {
+    const std::vector<int> in = {4, 5, 7, 8};
+    const auto it = std::find(in.begin(), in.end(), n);
+    return it == in.end() ? 0.0 : v.at(1 + size_t(it - in.begin()));
+  }
+  if (g == "middle_block") return n == 1 ? v.at(5) : 0.0;
+  if (g == "output_blocks") return n <= 5 ? v.at(6 + size_t(n)) : 0.0;
+  return v.at(0);
+}
+
+std::vector<double> parse_vector(const std::string& s) {
+  std::vector<double> v;
+  for (size_t i = 0; i < s.size();) {
+    size_t j = s.find(',', i);
+    if (j == std::string::npos) j = s.size();
+    v.push_back(std::stod(s.substr(i, j - i)));
+    i = j + 1;
+  }
+  return v;
+}
+
+// Reads an LBW file as Inspire's LoadLBW does (json.loads(blocks), ast.literal_eval(muted_blocks), the
+// "tN" tensors) with Python's standard library, and checks it against the block vector and the LoRA file:
+// every LoRA module is either a block with its vector ratio and the LoRA's own up / down / alpha, or
+// muted with ratio 0. Prints "ok <blocks> <muted>" or the first mismatch.
+const char* kReadLbwPy = R"PY(
+import ast, array, json, re, struct, sys
+def read(p):
+    with open(p, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        h = json.loads(f.read(n))
+        data = f.read()
+    md = h.pop('__metadata__', {})
+    def tensor(name):
+        e = h[name]
+        assert e['dtype'] == 'F32', (name, e['dtype'])
+        a = array.array('f'); a.frombytes(data[e['data_offsets'][0]:e['data_offsets'][1]])
+        return e['shape'], list(a)
+    return md, h, tensor
+lbw_md, lbw_h, lbw_t = read(sys.argv[1])
+_, lora_h, lora_t = read(sys.argv[2])
+v = [float(x) for x in sys.argv[3].split(',')]
+def ratio_of(key):
+    m = re.match(r'diffusion_model\.(input_blocks|middle_block|output_blocks)\.(\d+)\.', key)
+    if not m: return v[0]
+    g, n = m.group(1), int(m.group(2))
+    if g == 'input_blocks': return v[1 + [4, 5, 7, 8].index(n)]
+    return v[5] if g == 'middle_block' else v[6 + n]
+def kohya(key):
+    for p, k in (('diffusion_model.', 'lora_unet_'), ('clip_l.transformer.', 'lora_te1_'), ('clip_g.transformer.', 'lora_te2_')):
+        if key.startswith(p): return k + key[len(p):-len('.weight')].replace('.', '_')
+    sys.exit('unexpected key ' + key)
+assert lbw_md['format'] == 'Inspire LBW 1.0', lbw_md.get('format')
+blocks = json.loads(lbw_md['blocks'])
+muted = ast.literal_eval(lbw_md['muted_blocks'])
+seen = []
+for key, ((ptype, args), ratio) in blocks.items():
+    name = kohya(key); seen.append(name)
+    assert ptype == 'lora', ptype
+    assert ratio == ratio_of(key) and ratio != 0, (key, ratio, ratio_of(key))
+    assert lbw_t(args[0]) == lora_t(name + '.lora_up.weight'), key
+    assert lbw_t(args[1]) == lora_t(name + '.lora_down.weight'), key
+    assert args[2] == lora_t(name + '.alpha')[1][0], (key, args[2])
+for key in muted:
+    seen.append(kohya(key))
+    assert ratio_of(key) == 0, key
+modules = sorted(k[:-len('.lora_up.weight')] for k in lora_h if k.endswith('.lora_up.weight'))
+assert sorted(seen) == modules, (len(seen), len(modules))
+print('ok', len(blocks), len(muted))
+)PY";
+
+// W' - W for one UNet weight of the tiny LoRA at `strength`: strength * alpha / rank * up @ down.
+at::Tensor lora_delta(io::SafeTensors& lora, const std::string& unet_key, double strength, at::IntArrayRef shape) {
+  std::string name = "lora_unet_" + unet_key.substr(0, unet_key.size() - 7);  // without ".weight"
+  std::replace(name.begin() + 10, name.end(), '.', '_');
+  if (!lora.contains(name + ".lora_up.weight")) return at::zeros(shape);
+  auto up = lora.get(name + ".lora_up.weight").to(at::kDouble), down = lora.get(name + ".lora_down.weight").to(at::kDouble);
+  const double alpha = lora.get(name + ".alpha").to(at::kDouble).item<double>();
+  return (at::mm(up.flatten(1), down.flatten(1)) * (strength * alpha / double(down.size(0)))).reshape(shape).to(at::kFloat);
+}
+
+}  // namespace
+
+TEST(RealInspireWorkflow, SaveLoadLbwKeepsTheBlockVectorAndChangesOnlyTheWeightedBlocks) {
+  if (std::system("/usr/bin/python3 -c 'import ast, array, json' 2>/dev/null") != 0) GTEST_SKIP() << "needs /usr/bin/python3";
+  PREPARE_OR_SKIP(r, "inspire-save-load-lbw.ui.json");
+  const fs::path lora_file = test::golden_root() / "companions" / "tiny-lora-sdxl.safetensors";
+  ASSERT_TRUE(fs::exists(lora_file));
+  const std::string make = r->ids_of("MakeLBW //Inspire").at(0), save = r->ids_of("SaveLBW //Inspire").at(0);
+  const std::string load = r->ids_of("LoadLBW //Inspire").at(0), apply = r->ids_of("ApplyLBW //Inspire").at(0);
+  const std::string lora_name = r->prompt[make]["inputs"]["lora_name"].get<std::string>();
+  fs::create_directories((r->models / "loras" / lora_name).parent_path());
+  fs::create_symlink(fs::absolute(lora_file), r->models / "loras" / lora_name);
+  const std::string vector_text = r->prompt[make]["inputs"]["block_vector"].get<std::string>();
+  ASSERT_EQ(vector_text, "1,0,0,0,0,0,2,2,0,0,0,0");  // base 1; OUT00, OUT01 at 2; every other block muted
+  const auto vec = parse_vector(vector_text);
+  const double strength = r->prompt[apply]["inputs"]["strength_model"].get<double>();
+  ASSERT_EQ(strength, 0.75);
+
+  // 1. The LBW file, made by the workflow's own MakeLBW -> SaveLBW (LoadLBW needs one to exist first).
+  ojson part = ojson::object();
+  for (const auto& id : {r->ids_of("CheckpointLoaderSimple").at(0), make, save}) part[id] = r->prompt[id];
+  const fs::path part_file = r->tmp.path / "make-save-lbw.api.json";
+  io::write_file_atomic(part_file, part.dump(), true);
+  auto res = test::run_cli({"run", part_file.string(), "--models-dir", r->models.string(), "--output-dir",
+                            (r->out / "save" / "output").string(), "--quiet"});
+  ASSERT_EQ(res.exit_code, 0) << res.out << res.err;
+  const auto lbw_files = files_with(r->models / "lbw_models", ".safetensors");
+  ASSERT_EQ(lbw_files.size(), 1u);
+  EXPECT_EQ(lbw_files[0].filename(), "ComfyUI_00001_.lbw.safetensors");
+  const fs::path script = r->tmp.path / "read_lbw.py";
+  io::write_file_atomic(script, kReadLbwPy, true);
+  const std::string py = capture("/usr/bin/python3 '" + script.string() + "' '" + lbw_files[0].string() + "' '" +
+                                 lora_file.string() + "' '" + vector_text + "' 2>&1");
+  EXPECT_EQ(py.rfind("ok ", 0), 0u) << py;
+
+  // 2. The whole workflow, LoadLBW reading that file, with the (bypassed) LoraSave turned on so the
+  // applied-minus-base difference comes out: as saved (rank-16 SVD) and as full differences.
+  ojson ui = ojson::parse(io::read_file(real_dir() / r->file));
+  std::string lora_save;
+  for (auto& n : ui["nodes"])
+    if (n["type"] == "LoraSave") {
+      ASSERT_EQ(n["mode"], 2) << "the shared file keeps LoraSave muted (mode 2)";
+      n["mode"] = 0;
+      lora_save = std::to_string(n["id"].get<int64_t>());
+    }
+  ASSERT_FALSE(lora_save.empty());
+  const fs::path ui_file = r->tmp.path / "save-load-lbw-with-lorasave.ui.json";
+  io::write_file_atomic(ui_file, ui.dump(), true);
+  const std::pair<std::string, ojson> use_file = {load + ".lbw_model", lbw_files[0].filename().string()};
+  const fs::path svd = run(*r, "svd", {use_file}, ui_file);
+  const fs::path full = run(*r, "full", {use_file, {lora_save + ".lora_type", "full_diff"}}, ui_file);
+  auto extracted = [](const fs::path& out) {
+    auto f = files_with(out / "output" / "loras", ".safetensors");
+    return f.size() == 1 ? io::SafeTensors::open(f[0]) : nullptr;
+  };
+  auto svd_lora = extracted(svd), full_lora = extracted(full);
+  ASSERT_TRUE(svd_lora && full_lora) << "LoraSave wrote no (or several) files";
+  auto lora = io::SafeTensors::open(lora_file);
+
+  // Full differences: applied - base = strength * ratio * delta per weight, so applied - plain LoRA =
+  // strength * (ratio - 1) * delta: zero exactly where the block ratio is 1 (the base: time_embed,
+  // label_emb), non-zero in the re-weighted blocks.
+  int weighted = 0, same_as_plain = 0, untouched = 0;
+  for (const auto& name : full_lora->names()) {
+    const std::string suffix = ".diff";
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    ASSERT_EQ(name.rfind("diffusion_model.", 0), 0u) << name;
+    const std::string key = name.substr(16, name.size() - 16 - suffix.size()) + ".weight";
+    const at::Tensor got = full_lora->get(name).to(at::kFloat);
+    const at::Tensor delta = lora_delta(*lora, key, strength, got.sizes());  // the plain LoRA's change
+    const double ratio = sdxl_block_ratio(vec, "diffusion_model." + key);
+    EXPECT_EQ(test::check_close(got, delta * ratio, 1e-3, 1e-5), "") << key;
+    const bool touched = delta.abs().max().item<double>() > 0;
+    if (!touched) {
+      EXPECT_EQ(got.abs().max().item<double>(), 0.0) << key << ": a weight the LoRA does not touch changed";
+      ++untouched;
+    } else if (ratio == 1) {
+      EXPECT_EQ(test::check_close(got, delta, 1e-3, 1e-5), "") << key << ": should equal the plain LoRA";
+      ++same_as_plain;
+    } else {
+      EXPECT_GT((got - delta).abs().max().item<double>(), 1e-4) << key << ": should differ from the plain LoRA";
+      weighted += ratio != 0;
+    }
+  }
+  EXPECT_EQ(same_as_plain, 2) << "time_embed.0 and label_emb.0.0 take the base ratio";
+  EXPECT_GT(weighted, 0);
+  EXPECT_GT(untouched, 0);
+  // As the file saves it (rank-16 SVD of the difference): non-zero exactly on the weights of OUT00 /
+  // OUT01 and the base keys, every muted block and untouched weight gives a zero product.
+  for (const auto& name : svd_lora->names()) {
+    const std::string suffix = ".lora_up.weight";
+    if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string base = name.substr(0, name.size() - suffix.size());
+    const std::string key = base.substr(16) + ".weight";
+    auto up = svd_lora->get(name).to(at::kFloat), down = svd_lora->get(base + ".lora_down.weight").to(at::kFloat);
+    const double norm = at::mm(up.flatten(1), down.flatten(1)).abs().max().item<double>();
+    const bool expect_change = sdxl_block_ratio(vec, base) != 0 &&
+                               lora_delta(*lora, key, 1.0, {up.size(0), down.flatten(1).size(1)}).abs().max().item<double>() > 0;
+    EXPECT_EQ(norm > 0, expect_change) << key << " |up @ down| = " << norm;
+  }
 }

@@ -260,7 +260,7 @@ TEST(ClipMerge, HalfRatioIsTheMeanRoundedToTheTextEncodersFloat16) {
   const auto& w1 = *base->encoder->lora_weights();
   const auto& w2 = *lora_clip->encoder->lora_weights();
   const auto& wm = *merged->encoder->lora_weights();
-  const std::string k = "text_model.encoder.layers.1.mlp.fc1.weight";  // the module the tiny LoRA patches
+  const std::string k = "clip_l.transformer.text_model.encoder.layers.1.mlp.fc1.weight";  // the module the tiny LoRA patches
   EXPECT_FALSE(at::equal(w1.at(k), w2.at(k)));
   EXPECT_TRUE(at::equal(wm.at(k), (0.5 * w1.at(k) + 0.5 * w2.at(k)).to(at::kHalf).to(at::kFloat)));
 }

@@ -365,7 +365,7 @@ TEST(LoraLoader, TextEncoderLoraPatchesTheClipCopyOnWrite) {
   auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
   auto clip = ck.values[1].as<Clip>();
   ASSERT_TRUE(clip->encoder->lora_weights());
-  const std::string key = "text_model.encoder.layers.1.mlp.fc1.weight";
+  const std::string key = "clip_l.transformer.text_model.encoder.layers.1.mlp.fc1.weight";  // ComfyUI's name
   auto W = clip->encoder->lora_weights()->at(key).clone();
   auto out = run_node("LoraLoader",
                       {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("te.safetensors")},
@@ -440,7 +440,7 @@ TEST(LoraLoader, TextEncoderLoraGivesTheCondOfTheMergedWeightsAndLeavesTheInputC
   for (const auto& [name, key] : {std::pair<std::string, std::string>{"lora_te_text_model_encoder_layers_0_self_attn_q_proj",
                                                                       "text_model.encoder.layers.0.self_attn.q_proj.weight"},
                                   {"lora_te_text_model_encoder_layers_2_mlp_fc2", "text_model.encoder.layers.2.mlp.fc2.weight"}}) {
-    auto W = clip->encoder->lora_weights()->at(key).to(at::kDouble);
+    auto W = clip->encoder->lora_weights()->at("clip_l.transformer." + key).to(at::kDouble);
     auto up = lora.at(name + ".lora_up.weight").to(at::kDouble), down = lora.at(name + ".lora_down.weight").to(at::kDouble);
     merged[key] = W + strength * (alpha / double(rank)) * at::mm(up, down);
   }
@@ -466,7 +466,7 @@ TEST(LoraLoader, ClipPatchedWithUnchangedWeightsEncodesExactlyLikeTheOriginal) {
   md.cfg.tokenizer_dir = vocab_dir();
   auto ck = run_node("CheckpointLoaderSimple", {{"ckpt_name", Value("tiny.safetensors")}}, md.cfg);
   auto clip = ck.values[1].as<Clip>();
-  const std::string key = "text_model.encoder.layers.1.self_attn.v_proj.weight";
+  const std::string key = "clip_l.transformer.text_model.encoder.layers.1.self_attn.v_proj.weight";
   // What a strength-0 merge computes: W + 0 * diff.
   auto same = clip->encoder->with_weights({{key, clip->encoder->lora_weights()->at(key) + 0.0}});
   ASSERT_TRUE(same);
@@ -483,7 +483,7 @@ TEST(LoraLoader, PatchedClipWeightIsRoundedToTheStorageDtypeOfItsFile) {
   RuntimeConfig cfg;
   auto st = io::SafeTensors::open(write_clip_file(td.path / "te16.safetensors", {}, at::kHalf));
   auto clip = load_sd1_clip(st, "", cfg);
-  const std::string key = "text_model.encoder.layers.0.mlp.fc1.weight";
+  const std::string key = "clip_l.transformer.text_model.encoder.layers.0.mlp.fc1.weight";
   const auto W = clip->encoder->lora_weights()->at(key);
   ASSERT_EQ(W.scalar_type(), at::kFloat);  // computed in float32
   auto v = W + at::randn(W.sizes()) * 1e-3;
@@ -491,7 +491,8 @@ TEST(LoraLoader, PatchedClipWeightIsRoundedToTheStorageDtypeOfItsFile) {
   const auto got = patched->lora_weights()->at(key);
   EXPECT_TRUE(at::equal(got, v.to(at::kHalf).to(at::kFloat)));
   EXPECT_FALSE(at::equal(got, v));
-  EXPECT_THROW(clip->encoder->with_weights({{"text_model.no.such.weight", v}}), Error);
+  EXPECT_THROW(clip->encoder->with_weights({{"clip_l.transformer.text_model.no.such.weight", v}}), Error);
+  EXPECT_THROW(clip->encoder->with_weights({{"text_model.encoder.layers.0.mlp.fc1.weight", v}}), Error);  // not a state-dict name
 }
 
 namespace {

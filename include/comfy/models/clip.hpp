@@ -30,9 +30,10 @@ struct TextEncoder {  // implemented by models/clip.cpp (SD1 CLIP-L), family_cli
   // tokens in between (CLIPTextEncodeSDXL). An encoder without them throws comfy::Error.
   virtual TokenSets tokenize_sets(const std::string& text);
   virtual std::vector<CondEntry> encode_sets(const TokenSets& tokens, std::optional<int64_t> layer_idx);
-  // LoRA support (LoraLoader): the encoder's weights keyed as in the checkpoint below
-  // "cond_stage_model.transformer." ("text_model.encoder.layers.0.mlp.fc1.weight", ...), and a new
-  // encoder sharing every tensor except `replaced`. nullptr / nullptr = the encoder cannot be patched.
+  // LoRA / merge support: the encoder's weights under ComfyUI's CLIP state-dict names
+  // ("clip_l.transformer.text_model.encoder.layers.0.mlp.fc1.weight", "clip_g.transformer....": see
+  // clip_state_key), and a new encoder sharing every tensor except `replaced`. nullptr / nullptr = the
+  // encoder cannot be patched.
   virtual const std::map<std::string, at::Tensor>* lora_weights() const { return nullptr; }
   virtual std::shared_ptr<TextEncoder> with_weights(const std::map<std::string, at::Tensor>& /*replaced*/) const {
     return nullptr;
@@ -75,6 +76,12 @@ struct ClipTextConfig {
   // (same map) sets `projection`.
   static ClipTextConfig detect(const TensorMap& tensors);
 };
+
+// ComfyUI's CLIP state-dict name of a ClipTextModel weight: `encoder` ("clip_l", "clip_g", "clip_h")
+// + ".transformer.text_model." + the relative key ("text_projection.weight" sits beside text_model).
+std::string clip_state_key(const std::string& encoder, const std::string& rel);
+// The inverse: the relative key of a state-dict name under `encoder`, or "" when it is not one of them.
+std::string clip_relative_key(const std::string& encoder, const std::string& key);
 
 class ClipTextModel {
  public:
@@ -156,7 +163,8 @@ class Sd1ClipEncoder : public TextEncoder {
   std::vector<CondEntry> encode(const std::string& text, std::optional<int64_t> layer_idx) override;
   TokenSets tokenize_sets(const std::string& text) override { return {{"l", tokenize(text)}}; }
   std::vector<CondEntry> encode_sets(const TokenSets& tokens, std::optional<int64_t> layer_idx) override;
-  // LoRA: the model's weights keyed "text_model....", and a new encoder around model().with_weights.
+  // LoRA: the model's weights keyed "clip_l.transformer.text_model....", and a new encoder around
+  // model().with_weights.
   const std::map<std::string, at::Tensor>* lora_weights() const override { return &lora_weights_; }
   std::shared_ptr<TextEncoder> with_weights(const std::map<std::string, at::Tensor>& replaced) const override;
 
@@ -169,7 +177,7 @@ class Sd1ClipEncoder : public TextEncoder {
   std::optional<std::vector<std::filesystem::path>> embedding_dirs_;
   RuntimeConfig cfg_;
   std::unique_ptr<Sd1Tokenizer> tokenizer_;
-  TensorMap lora_weights_;  // model_->weights() under "text_model." (tensor handles, no copies)
+  TensorMap lora_weights_;  // model_->weights() under "clip_l.transformer." (tensor handles, no copies)
 };
 
 }  // namespace comfy

@@ -53,6 +53,11 @@ class FamilyClipEncoder : public TextEncoder {
     return encode_sets(tokenize_sets(text), layer_idx);
   }
 
+  // LoRA / merges: every part's weights under ComfyUI's names ("clip_l.transformer.text_model....",
+  // "clip_g.transformer....", "clip_h.transformer...."), and a new encoder with `replaced` patched in.
+  const std::map<std::string, at::Tensor>* lora_weights() const override { return &lora_weights_; }
+  std::shared_ptr<TextEncoder> with_weights(const std::map<std::string, at::Tensor>& replaced) const override;
+
   ClipFamily family() const { return family_; }
   const std::vector<ClipPart>& parts() const { return parts_; }
 
@@ -64,6 +69,7 @@ class FamilyClipEncoder : public TextEncoder {
   RuntimeConfig cfg_;
   std::shared_ptr<const ClipBpe> bpe_;
   std::map<std::string, std::unique_ptr<Sd1Tokenizer>> tokenizers_;
+  TensorMap lora_weights_;  // the parts' weights under their state-dict names (tensor handles, no copies)
 };
 
 // A family CLIP from text-encoder tensors already in ClipTextModel's relative keys (clip_text_tensors):

@@ -1,6 +1,6 @@
 #pragma once
-// LoRA files for SD1.x (kohya lora_unet_* / lora_te_*, diffusers and PEFT names): merged weights
-// W' = W + strength * (alpha / rank) * up @ down, computed in float32 and cast back to W's dtype.
+// LoRA files for SD1.x, SD2 and SDXL (kohya lora_unet_* / lora_te*_*, diffusers and PEFT names): merged
+// weights W' = W + strength * (alpha / rank) * up @ down, computed in float32 and cast back to W's dtype.
 #include <ATen/core/Tensor.h>
 
 #include <map>
@@ -21,7 +21,8 @@ struct LoraKeyTarget {
 };
 
 // Name conversion (src/models/lora_keys.cpp): every LoRA module name that may target a weight of the
-// UNet (given its config and weights) or the CLIP text encoder (weights keyed "text_model....").
+// UNet (given its config and weights) or the CLIP text encoders (TextEncoder::lora_weights: keyed by
+// ComfyUI's state-dict names "clip_l.transformer.text_model....", "clip_g....", "clip_h....").
 std::map<std::string, LoraKeyTarget> lora_key_map(const UNetConfig* unet_cfg, const TensorMap* unet_weights,
                                                   const TensorMap* clip_weights);
 // ComfyUI unet_to_diffusers: diffusers module key -> LDM key (".weight"/".bias" names).
@@ -51,9 +52,8 @@ struct LoadedLora {
   std::vector<LoraModule> modules;        // in load_lora's order (the model state-dict order, UNet first)
   std::vector<std::string> not_loaded;    // LoRA tensors no weight took
 };
-// `clip_prefix`: ComfyUI's key prefix of the CLIP weights ("clip_l.transformer." for SD1).
 LoadedLora load_lora_modules(const io::SafeTensors& lora, const UNetConfig* unet_cfg, const TensorMap* unet_weights,
-                             const TensorMap* clip_weights, const std::string& clip_prefix = "clip_l.transformer.");
+                             const TensorMap* clip_weights);
 // calculate_weight for one LoRA patch: W + strength * scale * (up @ down), in float32, cast back to W's dtype.
 at::Tensor lora_patched_weight(const at::Tensor& w, const LoraModule& m, double strength);
 // Orders ComfyUI model keys as torch's state_dict() lists them for the UNet / CLIP modules.
