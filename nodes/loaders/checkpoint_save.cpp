@@ -46,18 +46,26 @@ std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const C
   return sd;
 }
 
+// A v-prediction model on the continuous EDM schedule (CosXL, or ModelSamplingContinuousEDM): its
+// sigma range goes out as edm_vpred.sigma_max / sigma_min.
+bool continuous_vpred(const Model& model) {
+  return model.sampling && model.sampling->kind == ModelSampling::Kind::ContinuousEDM &&
+         model.sampling->prediction == Prediction::V_PREDICTION;
+}
+
 std::map<std::string, std::string> checkpoint_metadata(const Model& model, const std::string& name, int64_t counter,
                                                        const ExecContext& ctx) {
   std::map<std::string, std::string> md;
-  if (model.family == "SDXL") {
-    md["modelspec.architecture"] = "stable-diffusion-xl-v1-base";
+  if (model.family == "SDXL" || model.family == "SDXL_instructpix2pix") {
+    md["modelspec.architecture"] =
+        model.family == "SDXL" ? "stable-diffusion-xl-v1-base" : "stable-diffusion-xl-v1-edit";
     md["modelspec.sai_model_spec"] = "1.0.0";
     md["modelspec.implementation"] = "sgm";
     md["modelspec.title"] = name + " " + std::to_string(counter);
   }
-  const auto pred = model.sampling ? model.sampling->prediction : Prediction::EPS;
-  if (pred == Prediction::EPS) md["modelspec.predict_key"] = "epsilon";
-  else if (pred == Prediction::V_PREDICTION) md["modelspec.predict_key"] = "v";
+  // from the loaded model's type, not its (maybe patched) sampling
+  if (model.model_type == ModelType::EPS) md["modelspec.predict_key"] = "epsilon";
+  else if (model.model_type == ModelType::V_PREDICTION) md["modelspec.predict_key"] = "v";
   md["prompt"] = ctx.prompt && !ctx.prompt->is_null() ? io::python_json_dumps(*ctx.prompt) : "";
   if (ctx.extra_pnginfo && ctx.extra_pnginfo->is_object())
     for (auto it = ctx.extra_pnginfo->begin(); it != ctx.extra_pnginfo->end(); ++it)
@@ -80,7 +88,11 @@ void register_checkpoint_save(Registry& r) {
            auto clip = in.obj<Clip>("clip");
            auto vae = in.obj<Vae>("vae");
            auto sd = checkpoint_tensors(*model, clip.get(), vae.get(), ctx.cfg().text_encoder_fp32);
-           if (model->sampling && model->sampling->prediction == Prediction::V_PREDICTION) sd["v_pred"] = at::empty({0});
+           if (continuous_vpred(*model)) {
+             sd["edm_vpred.sigma_max"] = at::scalar_tensor(model->sampling->sigma_max(), at::kFloat);
+             sd["edm_vpred.sigma_min"] = at::scalar_tensor(model->sampling->sigma_min(), at::kFloat);
+           }
+           if (model->model_type == ModelType::V_PREDICTION) sd["v_pred"] = at::empty({0});
            auto target = io::resolve_output_target(ctx.cfg().output_dir, in.str("filename_prefix"));
            std::map<std::string, io::TensorDecl> decls;
            for (const auto& [k, t] : sd) decls[k] = io::TensorDecl{t.scalar_type(), t.sizes().vec()};

@@ -36,6 +36,7 @@ std::shared_ptr<ControlNet> ControlNet::with_hint(const at::Tensor& image_nchw, 
   c->start_percent = start;
   c->end_percent = end;
   c->previous = std::move(prev);
+  c->control_type = control_type;  // copy_to: extra_args
   return c;
 }
 

@@ -66,8 +66,28 @@ std::optional<at::Tensor> Model::encode_adm(const CondEntry& e, int64_t width_de
   return at::cat({pooled, flat}, 1);                                         // [B, P + k*256]
 }
 
+namespace {
+// IP2P.concat_cond: the image latent (zeros when the entry has none) resized to the noise, repeated to
+// its batch, then process_ip2p_image_in.
+at::Tensor ip2p_concat(const Model& m, const CondEntry& e, at::IntArrayRef noise_shape) {
+  auto opts = at::TensorOptions().dtype(at::kFloat).device(m.device);
+  at::Tensor image;
+  if (auto it = e.extra.find("concat_latent_image"); it != e.extra.end() && it->second.is_tensor())
+    image = it->second.as_tensor().to(m.device, at::kFloat);
+  else
+    image = at::zeros(noise_shape, opts);
+  if (image.dim() != int64_t(noise_shape.size()))
+    throw Error("execution_error", "instruct-pix2pix: concat_latent_image has " + std::to_string(image.dim()) +
+                                       " dimensions, the latent " + std::to_string(noise_shape.size()));
+  if (image.sizes().slice(1) != noise_shape.slice(1)) image = upscale_center(image, noise_shape[2], noise_shape[3]);
+  image = to_batch(image, noise_shape[0]);
+  return m.ip2p_process_in ? m.latent_format.process_in(image) : image;
+}
+}  // namespace
+
 std::optional<at::Tensor> Model::concat_cond(const CondEntry& e, at::IntArrayRef noise_shape,
                                              const at::Tensor& latent_image, const at::Tensor& denoise_mask) const {
+  if (ip2p) return ip2p_concat(*this, e, noise_shape);
   if (!inpaint) return std::nullopt;
   const int64_t B = noise_shape[0], H = noise_shape[2], W = noise_shape[3];
   auto opts = at::TensorOptions().dtype(at::kFloat).device(device);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "comfy/core/error.hpp"
@@ -26,9 +27,16 @@ const std::vector<ModelFamily>& model_families() {
   static const std::vector<ModelFamily> table = [] {
     std::vector<ModelFamily> t;
     // SD1.x: 1x1-conv transformer projections, CLIP-L context (768), no adm.
-    t.push_back({"SD15", "SD1.x", true,
-                 [](const UNetConfig& c) { return !c.adm_in_channels && !c.use_linear_in_transformer && c.context_dim <= 768; },
-                 LatentFormat::sd15(), ClipKind::SD1, AdmKind::None, ""});
+    auto sd15 = [](const UNetConfig& c) { return !c.adm_in_channels && !c.use_linear_in_transformer && c.context_dim <= 768; };
+    // SDXL base: 3 levels, none at the first, CLIP-L + bigG context (768 + 1280 = 2048).
+    auto sdxl = [](const UNetConfig& c) {
+      return c.adm_in_channels && c.use_linear_in_transformer && levels(c) == 3 && !any_transformer_at_level(c, 0) &&
+             c.context_dim <= 2048;
+    };
+    // instruct-pix2pix: the SD1.x and SDXL layouts with 8 input channels (noisy latent + image latent).
+    t.push_back({"SD15_instructpix2pix", "SD1.x instruct-pix2pix", true, sd15, LatentFormat::sd15(), ClipKind::SD1,
+                 AdmKind::None, "", true});
+    t.push_back({"SD15", "SD1.x", true, sd15, LatentFormat::sd15(), ClipKind::SD1, AdmKind::None, ""});
     // SD2.x: linear projections, OpenCLIP ViT-H context (1024), no adm.
     t.push_back({"SD20", "SD2.x", true,
                  [](const UNetConfig& c) { return !c.adm_in_channels && c.use_linear_in_transformer && c.context_dim <= 1024; },
@@ -40,6 +48,8 @@ const std::vector<ModelFamily>& model_families() {
                           c.context_dim <= 1024;
                  },
                  LatentFormat::sd15(), ClipKind::SD2, AdmKind::None, "SD2.x unCLIP models are not supported"});
+    t.push_back({"SDXL_instructpix2pix", "SDXL instruct-pix2pix", true, sdxl, LatentFormat::sdxl(), ClipKind::SDXL,
+                 AdmKind::SDXL, "", true});
     // SDXL refiner: 4 levels, no transformer at the first and last level, bigG context (1280).
     t.push_back({"SDXLRefiner", "SDXL refiner", true,
                  [](const UNetConfig& c) {
@@ -47,13 +57,7 @@ const std::vector<ModelFamily>& model_families() {
                           !any_transformer_at_level(c, 0) && !any_transformer_at_level(c, 3) && c.context_dim <= 1280;
                  },
                  LatentFormat::sdxl(), ClipKind::SDXLRefiner, AdmKind::SDXLRefiner, ""});
-    // SDXL base: 3 levels, none at the first, CLIP-L + bigG context (768 + 1280 = 2048).
-    t.push_back({"SDXL", "SDXL base", true,
-                 [](const UNetConfig& c) {
-                   return c.adm_in_channels && c.use_linear_in_transformer && levels(c) == 3 &&
-                          !any_transformer_at_level(c, 0) && c.context_dim <= 2048;
-                 },
-                 LatentFormat::sdxl(), ClipKind::SDXL, AdmKind::SDXL, ""});
+    t.push_back({"SDXL", "SDXL base", true, sdxl, LatentFormat::sdxl(), ClipKind::SDXL, AdmKind::SDXL, ""});
     return t;
   }();
   return table;
@@ -92,6 +96,32 @@ Prediction sd2_prediction(const TensorMap& sd, const std::string& p, int64_t in_
   const double std = it->second.to(at::kFloat).std(/*unbiased=*/false).item<double>();
   return std > 0.09 ? Prediction::V_PREDICTION : Prediction::EPS;
 }
+// supported_models.SDXL.model_type: Playground 2.5 (EDM, refused), V_PREDICTION_EDM (CosXL: the sigma
+// range from edm_vpred.sigma_max / sigma_min), V_PREDICTION (v_pred, optionally ztsnr) or EPS. Returns
+// why the file is refused, if it is.
+std::optional<std::string> sdxl_model_type(const TensorMap& sd, DetectedModel& d) {
+  if (has(sd, "edm_mean") && has(sd, "edm_std")) return "an SDXL EDM model (Playground 2.5 keys edm_mean, edm_std)";
+  auto scalar = [&](const char* k) -> std::optional<double> {
+    const at::Tensor& t = sd.at(k);
+    if (t.numel() != 1) return std::nullopt;
+    return t.to(at::kDouble).item<double>();
+  };
+  if (has(sd, "edm_vpred.sigma_max")) {
+    auto mx = scalar("edm_vpred.sigma_max");
+    auto mn = has(sd, "edm_vpred.sigma_min") ? scalar("edm_vpred.sigma_min") : std::optional<double>(d.sigma_min);
+    if (!mx || !mn || !(*mx > 0) || !(*mn > 0))
+      return std::string("an SDXL v-prediction EDM model whose edm_vpred.sigma_max / sigma_min are not positive "
+                         "one-element tensors");
+    d.continuous_edm = true;
+    d.sigma_max = *mx;
+    d.sigma_min = *mn;
+    d.prediction = Prediction::V_PREDICTION;
+  } else if (has(sd, "v_pred")) {
+    d.prediction = Prediction::V_PREDICTION;
+    d.zsnr = has(sd, "ztsnr");
+  }
+  return std::nullopt;
+}
 }  // namespace
 
 DetectedModel detect_model(const TensorMap& sd) {
@@ -116,28 +146,26 @@ DetectedModel detect_model(const TensorMap& sd) {
   }
   const auto& c = d.unet;
   if (c.out_channels != 4) return refuse(describe_found(c) + ", " + std::to_string(c.out_channels) + " output channels");
-  if (c.in_channels != 4 && c.in_channels != 9)
-    return refuse(describe_found(c) + (c.in_channels == 8 ? " (instruct-pix2pix)" : ""));
+  if (c.in_channels != 4 && c.in_channels != 8 && c.in_channels != 9) return refuse(describe_found(c));
   d.inpaint = c.in_channels == 9;
+  const bool ip2p = c.in_channels == 8;
   for (const auto& f : model_families())
-    if (f.match(c)) {
+    if (f.ip2p == ip2p && f.match(c)) {
       if (!f.supported) return refuse(describe_found(c) + ": " + f.why_not);
       d.family = &f;
       break;
     }
-  if (!d.family) return refuse(describe_found(c) + ": not a supported model family");
+  if (!d.family)
+    return refuse(describe_found(c) + (ip2p ? ": not a supported instruct-pix2pix model family (SD1.x and SDXL are)"
+                                            : ": not a supported model family"));
 
   if (d.family->name == "SD20") d.prediction = sd2_prediction(sd, p, c.in_channels);
-  if (d.family->name == "SDXL") {
-    if (has(sd, "edm_mean") && has(sd, "edm_std")) return refuse("an SDXL EDM model (Playground 2.5 keys edm_mean, edm_std)");
-    if (has(sd, "edm_vpred.sigma_max")) return refuse("an SDXL v-prediction EDM model (key edm_vpred.sigma_max)");
-    if (has(sd, "v_pred")) {
-      d.prediction = Prediction::V_PREDICTION;
-      d.zsnr = has(sd, "ztsnr");
-    }
+  if (d.family->clip == ClipKind::SDXL) {
+    if (auto why = sdxl_model_type(sd, d)) return refuse(*why);
   }
   d.found = d.family->display + (d.inpaint ? " inpainting" : "") +
-            (d.prediction == Prediction::V_PREDICTION ? " v-prediction" : "") + " (" + describe_found(c) + ")";
+            (d.prediction == Prediction::V_PREDICTION ? (d.continuous_edm ? " v-prediction EDM" : " v-prediction") : "") +
+            " (" + describe_found(c) + ")";
   return d;
 }
 
@@ -149,11 +177,19 @@ std::shared_ptr<Model> build_model(const DetectedModel& d, const TensorMap& unet
   auto model = std::make_shared<Model>();
   model->net = unet;
   model->sampling = std::make_shared<ModelSampling>(
-      ModelSampling::discrete("linear", 0.00085, 0.012, 1000, d.zsnr, d.prediction));
+      d.continuous_edm ? ModelSampling::continuous_edm(d.sigma_min, d.sigma_max, 1.0, d.prediction)
+                       : ModelSampling::discrete("linear", 0.00085, 0.012, 1000, d.zsnr, d.prediction));
   model->latent_format = d.family->latent_format;
   model->family = d.family->name;
   model->adm = d.family->adm;
   model->inpaint = d.inpaint;
+  model->model_type = d.continuous_edm                          ? ModelType::V_PREDICTION_EDM
+                      : d.prediction == Prediction::V_PREDICTION ? ModelType::V_PREDICTION
+                                                                 : ModelType::EPS;
+  model->ip2p = d.family->ip2p;
+  // SDXL_instructpix2pix: CosXL edit (V_PREDICTION_EDM) takes the image latent through process_in,
+  // diffusers-style SDXL and SD1.5 pix2pix raw.
+  model->ip2p_process_in = d.family->ip2p && d.family->clip == ClipKind::SDXL && d.continuous_edm;
   model->dtype = dtype;
   model->device = cfg.device;
   model->info["unet_config"] = unet->config().describe();

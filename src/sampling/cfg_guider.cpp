@@ -9,7 +9,6 @@
 
 #include "comfy/core/error.hpp"
 #include "comfy/models/controlnet.hpp"
-#include "comfy/ops/upscale.hpp"
 #include "sampling/fused.hpp"
 
 namespace comfy {
@@ -38,8 +37,8 @@ struct PCond {
   std::optional<float> ts_start, ts_end; // sigmas (timestep_start / timestep_end)
   std::shared_ptr<const ControlNet> control;  // options["control"]
   bool control_apply_to_uncond = false;
-  // Joined to the model input, noise-sized: inpainting models' mask + masked image (Model::concat_cond),
-  // or instruct-pix2pix's concat_latent_image resized to the latent (model space).
+  // Joined to the model input, noise-sized (Model::concat_cond): inpainting models' mask + masked
+  // image, or instruct-pix2pix's image latent.
   std::optional<at::Tensor> c_concat;
 };
 
@@ -76,17 +75,6 @@ bool can_concat(const Item& a, const Item& b) {
   if (a.c_concat.has_value() != b.c_concat.has_value()) return false;
   if (a.c_concat && a.c_concat->sizes() != b.c_concat->sizes()) return false;
   return a.control == b.control;  // one control object per batch (the hint cache lives in it)
-}
-
-// The instruct-pix2pix concat latent (BaseModel.concat_cond): resized (bilinear, center crop) to the
-// noise size when it differs; CosXL-style SDXL edit models (not eps) take it through process_in,
-// SD1.5 and diffusers-style ones raw.
-at::Tensor concat_latent(const Model& m, const at::Tensor& img, at::IntArrayRef x_shape, c10::Device device) {
-  at::Tensor c = img.to(device, at::kFloat);
-  if (c.size(2) != x_shape[2] || c.size(3) != x_shape[3])
-    c = common_upscale(c, x_shape[3], x_shape[2], "bilinear", "center");
-  if (m.family == "SDXL" && m.sampling && m.sampling->prediction != Prediction::EPS) c = m.latent_format.process_in(c);
-  return c;
 }
 
 // apply_empty_x_to_equal_area for "control": when no entry of `uncond` has a ControlNet, the ControlNets
@@ -170,9 +158,6 @@ void CFGGuider::prepare(at::IntArrayRef x_shape, c10::Device device, const at::T
         p.control = it->second.as<ControlNet>();
       if (auto it = e.extra.find("control_apply_to_uncond"); it != e.extra.end() && it->second.is_bool())
         p.control_apply_to_uncond = it->second.as_bool();
-      if (auto it = e.extra.find("concat_latent_image");
-          !model_->inpaint && it != e.extra.end() && it->second.is_tensor())
-        p.c_concat = concat_latent(*model_, it->second.as_tensor(), x_shape, device);
       prep_->lists[k].push_back(std::move(p));
     }
   }

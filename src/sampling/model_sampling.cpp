@@ -56,6 +56,22 @@ ModelSampling ModelSampling::discrete(const std::string& beta_schedule, double l
   return ms;
 }
 
+ModelSampling ModelSampling::continuous_edm(double sigma_min, double sigma_max, double sigma_data, Prediction pred) {
+  if (!(sigma_min > 0) || !(sigma_max > 0))
+    throw Error("execution_error", "ModelSamplingContinuousEDM needs positive sigma_min and sigma_max (got " +
+                                       std::to_string(sigma_min) + ", " + std::to_string(sigma_max) + ")");
+  ModelSampling ms;
+  ms.kind = Kind::ContinuousEDM;
+  ms.prediction = pred;
+  ms.sigma_data = sigma_data;
+  // torch.linspace(math.log(min), math.log(max), 1000).exp() in the default float32; log_sigmas = its log
+  ms.sigmas = at::linspace(std::log(sigma_min), std::log(sigma_max), 1000, at::kFloat).exp().contiguous();
+  ms.log_sigmas = ms.sigmas.log().contiguous();
+  ms.sigmas_host.assign(ms.sigmas.data_ptr<float>(), ms.sigmas.data_ptr<float>() + 1000);
+  ms.log_sigmas_host.assign(ms.log_sigmas.data_ptr<float>(), ms.log_sigmas.data_ptr<float>() + 1000);
+  return ms;
+}
+
 ModelSampling ModelSampling::distilled(int64_t original) const {
   ModelSampling ms = *this;
   const int64_t T = int64_t(sigmas_host.size());
@@ -73,6 +89,7 @@ ModelSampling ModelSampling::distilled(int64_t original) const {
 
 float ModelSampling::timestep_value(float sigma) const {
   if (kind == Kind::DiscreteFlow) return sigma * float(flow_multiplier);
+  if (kind == Kind::ContinuousEDM) return 0.25f * sf32::log(sigma);
   const float ls = sf32::log(sigma);
   size_t best = 0;
   float bd = std::fabs(ls - log_sigmas_host[0]);
@@ -89,6 +106,7 @@ float ModelSampling::timestep_value(float sigma) const {
 
 at::Tensor ModelSampling::timestep(const at::Tensor& sigma) const {
   if (kind == Kind::DiscreteFlow) return sigma * flow_multiplier;
+  if (kind == Kind::ContinuousEDM) return sigma.to(at::kFloat).log() * 0.25;
   auto ls = log_sigmas.to(sigma.device());
   auto log_sigma = sigma.to(at::kFloat).log();
   auto dists = log_sigma.reshape({1, -1}) - ls.reshape({-1, 1});  // [T, N]
@@ -98,6 +116,7 @@ at::Tensor ModelSampling::timestep(const at::Tensor& sigma) const {
 }
 
 float ModelSampling::sigma_at(float t) const {
+  if (kind == Kind::ContinuousEDM) return sf32::exp(t / 0.25f);
   if (kind == Kind::DiscreteDistilled) t = (t - float(skip_steps - 1)) / float(skip_steps);
   float T1 = float(log_sigmas_host.size() - 1);
   t = std::min(std::max(t, 0.0f), T1);
@@ -108,6 +127,7 @@ float ModelSampling::sigma_at(float t) const {
 
 at::Tensor ModelSampling::sigma(const at::Tensor& t) const {
   auto tf = t.to(at::kFloat);
+  if (kind == Kind::ContinuousEDM) return (tf / 0.25).exp();
   if (kind == Kind::DiscreteDistilled) tf = (tf - double(skip_steps - 1)) / double(skip_steps);
   auto tt = tf.clamp(0, double(log_sigmas_host.size() - 1));
   auto lo = tt.floor().to(at::kLong), hi = tt.ceil().to(at::kLong);
@@ -126,6 +146,10 @@ double ModelSampling::percent_to_sigma(double p) const {
   }
   if (p <= 0) return 999999999.9;
   if (p >= 1) return 0.0;
+  if (kind == Kind::ContinuousEDM) {  // log-linear between the float32 table ends, in double
+    const double log_min = std::log(double(sigma_min()));
+    return std::exp((std::log(double(sigma_max())) - log_min) * (1.0 - p) + log_min);
+  }
   return double(sigma_at(float((1.0 - p) * 999.0)));
 }
 

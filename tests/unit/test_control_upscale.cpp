@@ -387,6 +387,7 @@ TEST(InstructPixToPix, ConcatLatentReachesAnEightChannelUNetAndTheOutputDependsO
   RandomWeights w(5, at::kFloat);
   auto ip2p = std::make_shared<Model>(*ck.model);
   ip2p->net = std::make_shared<UNetModel>(uc, w);
+  ip2p->ip2p = true;  // what detection sets for an 8-channel SD1.5 UNet (SD15_instructpix2pix)
   auto run = [&](const at::Tensor& image) {
     auto out = run_node("InstructPixToPixConditioning",
                         {{"positive", Value(cond_of(32))}, {"negative", Value(cond_of(32, 1, 2))},

@@ -86,7 +86,8 @@ std::shared_ptr<Model> bare_model() {
 TEST(ModelFamilyDetection, TheTableIsInComfyUIsOrder) {
   std::vector<std::string> names;
   for (const auto& f : model_families()) names.push_back(f.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"SD15", "SD20", "SD21UnclipH", "SDXLRefiner", "SDXL"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"SD15_instructpix2pix", "SD15", "SD20", "SD21UnclipH",
+                                             "SDXL_instructpix2pix", "SDXLRefiner", "SDXL"}));
 }
 
 TEST(ModelFamilyDetection, RefusesAnUnknownContextWidthSayingWhatWasFound) {

@@ -72,6 +72,9 @@ struct ControlNet : Object {
   double strength = 1.0;
   double start_percent = 0.0, end_percent = 1.0;
   std::shared_ptr<const ControlNet> previous;  // chain (previous_controlnet)
+  // extra_args["control_type"] (SetUnionControlNetType; empty = auto). Only union ControlNets read it;
+  // the layouts loaded here are not union ones, so it travels with the copies and changes nothing.
+  std::vector<int64_t> control_type;
 
   std::string type_name() const override { return "CONTROL_NET"; }
 

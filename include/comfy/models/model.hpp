@@ -33,6 +33,10 @@ struct ModelConds {
   std::optional<at::Tensor> c_concat;
 };
 
+// ComfyUI's model_base.ModelType of a loaded checkpoint (what CheckpointSave writes back); patches such
+// as ModelSamplingDiscrete change `sampling`, never this.
+enum class ModelType { EPS, V_PREDICTION, V_PREDICTION_EDM };
+
 // Which adm vector `y` the network takes (ComfyUI model_base.SDXL / SDXLRefiner encode_adm).
 enum class AdmKind { None, SDXL, SDXLRefiner };
 
@@ -53,7 +57,12 @@ struct Model : Object {
   c10::Device device = c10::Device(c10::kCPU);
   std::map<std::string, std::string> info;     // free-form description (detected config, file name)
   AdmKind adm = AdmKind::None;
+  ModelType model_type = ModelType::EPS;
   bool inpaint = false;                        // 9-channel UNet: concat_keys (mask, masked_image)
+  // 8-channel instruct-pix2pix UNet (model_base.IP2P): concat_latent_image (zeros when absent) joined
+  // to the input; ip2p_process_in: through the latent format's process_in first (CosXL edit).
+  bool ip2p = false;
+  bool ip2p_process_in = false;
 
   std::string type_name() const override { return "MODEL"; }
 
@@ -68,10 +77,11 @@ struct Model : Object {
   // The adm vector y [B, adm] (nullopt when the model takes none): width/height default to the
   // latent's pixel size; `negative` picks the refiner's default aesthetic score.
   std::optional<at::Tensor> encode_adm(const CondEntry& e, int64_t width, int64_t height, bool negative) const;
-  // The inpainting concat input [B, 5, H, W] for a noise of `noise_shape` (nullopt unless `inpaint`):
-  // latent_image is the sampled latent after process_in (undefined when empty), denoise_mask the
-  // sampler's mask reshaped to the noise (undefined when none); the entry may override both with
-  // concat_latent_image / concat_mask (InpaintModelConditioning).
+  // The concat input for a noise of `noise_shape` (nullopt unless `inpaint` or `ip2p`).
+  // Inpainting [B, 5, H, W]: latent_image is the sampled latent after process_in (undefined when
+  // empty), denoise_mask the sampler's mask reshaped to the noise (undefined when none); the entry may
+  // override both with concat_latent_image / concat_mask (InpaintModelConditioning).
+  // instruct-pix2pix [B, 4, H, W]: the entry's concat_latent_image (InstructPixToPixConditioning).
   std::optional<at::Tensor> concat_cond(const CondEntry& e, at::IntArrayRef noise_shape, const at::Tensor& latent_image,
                                         const at::Tensor& denoise_mask) const;
 };

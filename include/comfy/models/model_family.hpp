@@ -24,8 +24,12 @@ struct ModelFamily {
   ClipKind clip = ClipKind::SD1;
   AdmKind adm = AdmKind::None;
   std::string why_not;     // unsupported rows: what to tell the user
+  // instruct-pix2pix (model_base.IP2P): an 8-channel UNet taking the edited image's latent as concat
+  // input. Only these rows match an 8-channel UNet, and they match nothing else.
+  bool ip2p = false;
 };
-// In ComfyUI's order (SD15, SD20, SD21 unCLIP, SDXLRefiner, SDXL).
+// In ComfyUI's order (SD15_instructpix2pix, SD15, SD20, SD21 unCLIP, SDXL_instructpix2pix, SDXLRefiner,
+// SDXL).
 const std::vector<ModelFamily>& model_families();
 
 struct DetectedModel {
@@ -34,6 +38,10 @@ struct DetectedModel {
   Prediction prediction = Prediction::EPS;
   bool zsnr = false;
   bool inpaint = false;                 // in_channels 9: concat (mask, masked_image)
+  // V_PREDICTION_EDM (SDXL with key edm_vpred.sigma_max, e.g. CosXL): v-prediction on
+  // ModelSamplingContinuousEDM between these sigmas (ComfyUI's defaults when a key is absent).
+  bool continuous_edm = false;
+  double sigma_min = 0.002, sigma_max = 120.0;
   std::string unet_prefix;              // "model.diffusion_model." in checkpoints, "" in bare UNet files
   std::string found;                    // what was found, for messages ("UNet context_dim 4096, no adm")
 };

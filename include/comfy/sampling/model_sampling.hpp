@@ -19,8 +19,9 @@ struct ModelSampling {
   at::Tensor log_sigmas;  // f32 [T], log taken in f64 before rounding (CPU)
   std::vector<float> sigmas_host, log_sigmas_host;
   // DiscreteDistilled (ModelSamplingDiscreteDistilled, "lcm"): every skip_steps-th entry of the table,
-  // timestep = index*skip_steps + skip_steps-1.
-  enum class Kind { Discrete, DiscreteFlow, DiscreteDistilled } kind = Kind::Discrete;
+  // timestep = index*skip_steps + skip_steps-1. ContinuousEDM (ModelSamplingContinuousEDM): the table is
+  // log-uniform between sigma_min and sigma_max (for the schedulers), timestep = 0.25 * log(sigma).
+  enum class Kind { Discrete, DiscreteFlow, DiscreteDistilled, ContinuousEDM } kind = Kind::Discrete;
   int64_t skip_steps = 1;
   double flow_shift = 1.0, flow_multiplier = 1000.0;
 
@@ -29,6 +30,11 @@ struct ModelSampling {
   static ModelSampling discrete(const std::string& beta_schedule = "linear", double linear_start = 0.00085,
                                 double linear_end = 0.012, int64_t timesteps = 1000, bool zsnr = false,
                                 Prediction pred = Prediction::EPS);
+
+  // ModelSamplingContinuousEDM.set_parameters: 1000 sigmas exp(linspace(log sigma_min, log sigma_max))
+  // in float32. CosXL's V_PREDICTION_EDM is this with V_PREDICTION and sigma_data 1.
+  static ModelSampling continuous_edm(double sigma_min, double sigma_max, double sigma_data = 1.0,
+                                      Prediction pred = Prediction::V_PREDICTION);
 
   // ModelSamplingDiscreteDistilled over this (full) discrete table: `original_timesteps` entries.
   ModelSampling distilled(int64_t original_timesteps = 50) const;
@@ -69,6 +75,14 @@ struct LatentFormat {
   at::Tensor process_out(const at::Tensor& z) const;
   static LatentFormat sd15() { return {}; }
   static LatentFormat sdxl() { LatentFormat f; f.name = "SDXL"; f.scale_factor = 0.13025; return f; }
+  static LatentFormat sdxl_playground_2_5() {
+    LatentFormat f;
+    f.name = "SDXL_Playground_2_5";
+    f.scale_factor = 0.5;
+    f.mean = {-1.6574, 1.886, -1.383, 2.5155};
+    f.std = {8.4927, 5.9022, 6.5498, 5.2299};
+    return f;
+  }
 };
 
 }  // namespace comfy
