@@ -35,6 +35,7 @@ struct Options {
   int batch = 2, size = 64, steps = 3, warmup = 1, threads = int(std::thread::hardware_concurrency());
   std::string python = "/usr/bin/python3", checkpoint, dtype = "f32", device = "cpu", family = "sd15";
   std::string baseline = std::string(COMFY_SHARED_DIR) + "/baseline";
+  std::string init = "comfyui";
   bool no_python = false, no_torch = false, no_clip = false, no_step = false;
 };
 
@@ -144,7 +145,7 @@ void bench_load(const Options& o, const RuntimeConfig& cfg, json& report) {
               r_cold, r_warm, peak_ratio, (*j)["peak_over_weights"].get<double>());
 }
 
-// The full-size UNet with random weights (the same initialisation rule as make-checkpoint), timed.
+// The full-size UNet with random weights, timed.
 void bench_step(const Options& o, c10::Device dev, c10::ScalarType dt, json& report) {
   const UNetConfig ucfg = family_unet_config(o.family);
   std::shared_ptr<UNetModel> net;
@@ -156,8 +157,13 @@ void bench_step(const Options& o, c10::Device dev, c10::ScalarType dt, json& rep
     MapWeights mw(w, dev, dt, "bench UNet");
     net = std::make_shared<UNetModel>(ucfg, mw);
   }
+  // --init comfyui: every weight ~ normal(0, 0.02), as comfy_unet.py draws ComfyUI's, so that both sides
+  // compute on the same value ranges (one variable less between the two timings).
   int64_t params = 0;
-  for (auto& [k, v] : net->weights()) params += v.numel();
+  for (auto& [k, v] : net->weights()) {
+    params += v.numel();
+    if (o.init == "comfyui") v.copy_(at::empty(v.sizes(), at::kFloat).normal_(0, 0.02));  // any dtype/device
+  }
   c10::InferenceMode guard;  // as the sampler runs the model (and as comfy_unet.py does)
   auto x = at::randn({o.batch, 4, o.size, o.size}).to(dev).to(dt);
   auto ctx = at::randn({o.batch, 77, ucfg.context_dim}).to(dev).to(dt);
@@ -221,6 +227,8 @@ int parse(int argc, char** argv, Options& o, bool& done) {
       "family", "UNet: sd15 or sdxl", cxxopts::value(o.family)->default_value("sd15"))(
       "no-clip", "load the checkpoint without its text encoders (as ComfyUI's side does)", cxxopts::value(o.no_clip))(
       "no-step", "only the checkpoint load, no UNet step", cxxopts::value(o.no_step))(
+      "init", "UNet weights: comfyui (normal(0, 0.02), as comfy_unet.py) or make-checkpoint",
+      cxxopts::value(o.init)->default_value("comfyui"))(
       "baseline", "ComfyUI baseline kit folder (comfy_unet.py, boot.py)", cxxopts::value(o.baseline))(
       "checkpoint", "also time loading this full-size checkpoint (cold and warm cache), ours then ComfyUI's",
       cxxopts::value(o.checkpoint))("h,help", "this help");
@@ -235,6 +243,7 @@ int parse(int argc, char** argv, Options& o, bool& done) {
     if (o.dtype != "f32" && o.dtype != "f16" && o.dtype != "bf16") throw std::runtime_error("--dtype must be f32, f16 or bf16");
     if (o.device != "cpu" && o.device != "cuda") throw std::runtime_error("--device must be cpu or cuda");
     if (o.family != "sd15" && o.family != "sdxl") throw std::runtime_error("--family must be sd15 or sdxl");
+    if (o.init != "comfyui" && o.init != "make-checkpoint") throw std::runtime_error("--init must be comfyui or make-checkpoint");
     if (o.batch < 1 || o.size < 8 || o.steps < 1 || o.warmup < 0 || o.threads < 1)
       throw std::runtime_error("--batch, --steps and --threads must be >= 1, --size >= 8, --warmup >= 0");
   } catch (const std::exception& e) {
@@ -254,8 +263,8 @@ int main(int argc, char** argv) {
   at::set_num_threads(o.threads);
   const c10::Device dev(o.device == "cuda" ? c10::kCUDA : c10::kCPU);
   const auto dt = o.dtype == "f16" ? at::kHalf : o.dtype == "bf16" ? at::kBFloat16 : at::kFloat;
-  json report = {{"threads", o.threads}, {"batch", o.batch}, {"latent", o.size}, {"dtype", o.dtype},
-                 {"device", o.device},   {"family", o.family}};
+  json report = {{"threads", o.threads}, {"batch", o.batch},   {"latent", o.size}, {"dtype", o.dtype},
+                 {"device", o.device},   {"family", o.family}, {"init", o.init}};
   if (!o.checkpoint.empty()) {
     RuntimeConfig cfg;
     cfg.device = dev;
