@@ -2,8 +2,8 @@
 // through ImageUpscaleWithModel's tiled path on a 512x512 image, with the process's peak memory after
 // each tile size (it grows with the tile, not the image); (2) the cost of an SD1.5 ControlNet per
 // sampling step as a fraction of the SD1.5 UNet step (both full-size, random weights, same batch/size).
-// CPU fp32. The reference (ComfyUI's ImageUpscaleWithModel through spandrel) is not in the baseline kit,
-// so the upscale figures are absolute.
+// CPU fp32. ComfyUI's side of the upscale is bench/comfy_upscale.py (its ImageUpscaleWithModel tiling with
+// a plain-PyTorch RRDBNet: the kit stubs spandrel); results in bench/README.md.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <sys/resource.h>

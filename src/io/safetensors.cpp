@@ -21,6 +21,12 @@ namespace comfy::io {
 namespace {
 constexpr uint64_t kMaxHeader = 100u << 20;  // 100 MB, like the reference implementation
 
+// Context of a tensor viewing the file mapping: keeps the mapping alive.
+struct MappedView {
+  std::shared_ptr<const SafeTensors> file;
+};
+void delete_mapped_view(void* ctx) { delete static_cast<MappedView*>(ctx); }
+
 size_t dtype_size(const std::string& d) {
   if (d == "F64" || d == "I64" || d == "U64") return 8;
   if (d == "F32" || d == "I32" || d == "U32") return 4;
@@ -194,8 +200,34 @@ at::Tensor SafeTensors::get(const std::string& name) const {
     return t;
   }
   // Keep this object alive for as long as any view exists.
-  auto holder = new std::shared_ptr<const SafeTensors>(shared_from_this());
-  return at::from_blob(ptr, ti.shape, [holder](void*) { delete holder; }, opts);
+  if (!mapped_) {
+    auto holder = new std::shared_ptr<const SafeTensors>(shared_from_this());
+    return at::from_blob(ptr, ti.shape, [holder](void*) { delete holder; }, opts);
+  }
+  // A view of the file mapping, recognisable by its deleter (is_mapped_view / release_mapped_pages).
+  c10::DataPtr dp(ptr, new MappedView{shared_from_this()}, &delete_mapped_view, c10::Device(c10::kCPU));
+  c10::Storage storage(c10::Storage::use_byte_size_t(), ti.end - ti.begin, std::move(dp), nullptr, false);
+  return at::empty({0}, opts).set_(storage, 0, ti.shape);  // contiguous
+}
+
+void SafeTensors::prefetch() const {
+  if (!mapped_) return;
+  // Past half the RAM the read-ahead would evict its own pages before they are used.
+  const double ram = double(::sysconf(_SC_PHYS_PAGES)) * double(::sysconf(_SC_PAGESIZE));
+  if (double(size_) <= ram / 2) ::madvise(const_cast<uint8_t*>(data_), size_, MADV_WILLNEED);
+}
+
+bool is_mapped_view(const at::Tensor& t) {
+  return t.defined() && t.has_storage() && t.storage().data_ptr().get_deleter() == &delete_mapped_view;
+}
+
+void release_mapped_pages(const at::Tensor& t) {
+  if (!is_mapped_view(t)) return;
+  // Whole pages inside the view only: a page shared with a neighbouring tensor stays mapped.
+  const auto page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(t.storage().data());
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + t.storage().nbytes()) / page * page;
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 at::Tensor SafeTensors::get(const std::string& name, c10::ScalarType dtype) const {

@@ -22,6 +22,7 @@ TensorMap load_state_dict(const std::filesystem::path& path) {
   const auto ext = lower_ext(path);
   if (ext == ".safetensors" || ext == ".sft") {
     auto st = io::SafeTensors::open(path);
+    st->prefetch();  // the whole checkpoint is about to be read
     return tensors_under(*st, "");
   }
   if (ext != ".ckpt" && ext != ".pt" && ext != ".pth" && ext != ".bin")

@@ -33,6 +33,8 @@ at::Tensor to_device(const at::Tensor& t, c10::Device device, c10::ScalarType dt
   at::Tensor x = t;
   if (x.device() != device) x = x.to(device);
   if (at::isFloatingType(x.scalar_type()) && x.scalar_type() != dtype) x = x.to(dtype);
+  // The file's pages are not needed once converted: the load must not hold the weights twice.
+  if (!x.is_alias_of(t)) io::release_mapped_pages(t);
   return x;
 }
 

@@ -36,6 +36,11 @@ class SafeTensors : public std::enable_shared_from_this<SafeTensors> {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::filesystem::path& path() const { return path_; }
 
+  // Asks the kernel to read the whole file ahead, in file order, while the caller goes on (a loader that
+  // converts every tensor otherwise faults the file in tensor by tensor, in construction order, which
+  // reads a cold file several times slower than sequentially). Skipped for files over half the RAM.
+  void prefetch() const;
+
   // Zero-copy CPU view (shares the mapping). Throws if the name is missing.
   at::Tensor get(const std::string& name) const;
   // Convenience: view converted to dtype/device (a copy only when needed).
@@ -71,6 +76,13 @@ struct TensorDecl {
 void save_safetensors_streamed(const std::filesystem::path& path, const std::map<std::string, TensorDecl>& decls,
                                const std::function<at::Tensor(const std::string&)>& produce,
                                const std::map<std::string, std::string>& metadata = {});
+
+// Whether t views a mapped safetensors file (SafeTensors::open + get), and, for such a view, drops its
+// whole pages from this process's resident memory (the mapping is private and read-only: a later read
+// pages them in again from the file). Loaders call it once a view has been converted to the weight
+// that is kept, so that loading holds one copy of the weights, not the converted one plus the file.
+bool is_mapped_view(const at::Tensor& t);
+void release_mapped_pages(const at::Tensor& t);
 
 std::string dtype_name(c10::ScalarType t);        // F32 ...
 c10::ScalarType dtype_from_name(const std::string& s);  // throws on unknown
