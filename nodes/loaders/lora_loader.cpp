@@ -26,10 +26,12 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
   auto ext = path.extension().string();
   if (ext != ".safetensors" && ext != ".sft") fail("lora_name", "cannot load " + name + ": only .safetensors LoRA files are supported");
 
+  // ComfyUI maps the LoRA's keys onto both models whatever the strengths (a strength of 0 patches nothing
+  // but still counts the keys as loaded, so no "not loaded" warnings), and returns clones of both.
   std::shared_ptr<const UNetModel> unet;
-  if (model && s_model != 0.0) {
+  if (model) {
     unet = resolve_unet(model->net);  // builds a merged model's pending patches
-    if (!unet) fail("model", "LoRA needs a UNet model; this MODEL is '" + model->family + "'");
+    if (!unet && s_model != 0.0) fail("model", "LoRA needs a UNet model; this MODEL is '" + model->family + "'");
   }
   std::shared_ptr<io::SafeTensors> st;
   try {
@@ -39,12 +41,12 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
     throw;
   }
   const TensorMap* clip_w = nullptr;
-  if (clip && s_clip != 0.0) {
+  if (clip) {
     clip_w = clip->encoder ? clip->encoder->lora_weights() : nullptr;
     bool has_te = false;
     for (const auto& k : st->names())
       has_te |= k.rfind("lora_te", 0) == 0 || k.rfind("text_encoder.", 0) == 0;
-    if (!clip_w && has_te)
+    if (!clip_w && has_te && s_clip != 0.0)
       fail("clip", "LoRA " + name + " has text-encoder weights, but this CLIP cannot be patched yet; set "
                    "strength_clip to 0 or use LoraLoaderModelOnly");
   }
@@ -56,17 +58,21 @@ Patched apply(const NodeInputs& in, ExecContext& ctx, std::shared_ptr<const Mode
     throw;
   }
   Patched out{model, clip};
-  if (unet && !merged.unet.empty()) {
+  if (model) {
     auto m = std::make_shared<Model>(*model);
-    m->net = unet->with_weights(merged.unet);
-    m->info["lora"] = (m->info.count("lora") ? m->info["lora"] + ", " : std::string()) + name;
+    if (unet && !merged.unet.empty()) {
+      m->net = unet->with_weights(merged.unet);
+      m->info["lora"] = (m->info.count("lora") ? m->info["lora"] + ", " : std::string()) + name;
+    }
     out.model = m;
   }
-  if (clip_w && !merged.clip.empty()) {
-    auto enc = clip->encoder->with_weights(merged.clip);
-    if (!enc) fail("clip", "this CLIP text encoder cannot take LoRA weights");
+  if (clip) {
     auto c = std::make_shared<Clip>(*clip);
-    c->encoder = enc;
+    if (clip_w && !merged.clip.empty()) {
+      auto enc = clip->encoder->with_weights(merged.clip);
+      if (!enc) fail("clip", "this CLIP text encoder cannot take LoRA weights");
+      c->encoder = enc;
+    }
     out.clip = c;
   }
   return out;
