@@ -350,7 +350,11 @@ TEST(LoraLoader, UNetOnlyLoraPatchesTheModelAndPassesTheClipThrough) {
                        {"strength_model", Value(1.0)}, {"strength_clip", Value(1.0)}},
                       md.cfg);
   EXPECT_NE(out.values[0].as_object().get(), ck.values[0].as_object().get());
-  EXPECT_EQ(out.values[1].as_object().get(), ck.values[1].as_object().get());
+  // ComfyUI's load_lora_for_models returns clip.clone() (golden lora_loader_sdxl: clip_is_input false):
+  // a new CLIP object sharing the unpatched text encoder
+  auto clip_out = out.values[1].as<Clip>();
+  EXPECT_NE(clip_out.get(), ck.values[1].as<Clip>().get());
+  EXPECT_EQ(clip_out->encoder.get(), ck.values[1].as<Clip>()->encoder.get());
 }
 
 TEST(LoraLoader, TextEncoderLoraPatchesTheClipCopyOnWrite) {
@@ -371,7 +375,8 @@ TEST(LoraLoader, TextEncoderLoraPatchesTheClipCopyOnWrite) {
                       {{"model", ck.values[0]}, {"clip", ck.values[1]}, {"lora_name", Value("te.safetensors")},
                        {"strength_model", Value(1.0)}, {"strength_clip", Value(-0.5)}},
                       md.cfg);
-  EXPECT_EQ(out.values[0].as_object().get(), ck.values[0].as_object().get());  // no UNet keys: model unchanged
+  // no UNet keys: a clone of the model (as ComfyUI's model.clone()) with the same network
+  EXPECT_EQ(out.values[0].as<Model>()->net.get(), ck.values[0].as<Model>()->net.get());
   auto patched = out.values[1].as<Clip>();
   ASSERT_NE(patched.get(), clip.get());
   auto up = lora.at("lora_te_text_model_encoder_layers_1_mlp_fc1.lora_up.weight").to(at::kDouble);
