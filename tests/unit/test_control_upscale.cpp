@@ -377,6 +377,103 @@ TEST(CheckpointSave, WritesTheCheckpointLayoutWithMetadataAndLoadsBack) {
 
 // ---------------------------------------------------------------- instruct-pix2pix
 
+namespace {
+bool starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+
+// An SDXL ControlNet in the ldm layout, made from the tiny SDXL checkpoint's UNet encoder (time_embed,
+// label_emb, input_blocks, middle_block) plus the tiny SD1 ControlNet's hint block (its last conv gives
+// 32 channels, the tiny SDXL's model_channels) and one 1x1 zero conv per input block and for the middle
+// block, scaled by `zero_conv_scale` (0 = the untrained state: no control at all).
+fs::path write_tiny_sdxl_controlnet(const fs::path& dir, double zero_conv_scale) {
+  auto unet = io::SafeTensors::open(test::golden_root() / "models" / "tiny-sdxl.safetensors");
+  auto sd1cn = io::SafeTensors::open(control_dir() / "tiny-controlnet.safetensors");
+  std::map<std::string, at::Tensor> sd;
+  const std::string up = "model.diffusion_model.";
+  for (const auto& k : unet->names()) {
+    if (!starts(k, up.c_str())) continue;
+    const std::string rest = k.substr(up.size());
+    if (starts(rest, "input_blocks.") || starts(rest, "middle_block.") || starts(rest, "time_embed.") ||
+        starts(rest, "label_emb."))
+      sd["control_model." + rest] = unet->get(k).to(at::kFloat);
+  }
+  for (const auto& k : sd1cn->names())
+    if (starts(k, "control_model.input_hint_block.")) sd[k] = sd1cn->get(k).to(at::kFloat);
+  auto width = [&](const std::string& block) -> int64_t {  // output channels of a block
+    for (const char* leaf : {".0.out_layers.3.weight", ".2.out_layers.3.weight", ".0.op.weight", ".0.weight"})
+      if (sd.count("control_model." + block + leaf)) return sd["control_model." + block + leaf].size(0);
+    ADD_FAILURE() << "no width for " << block;
+    return 1;
+  };
+  at::manual_seed(21);
+  auto zero_conv = [&](const std::string& name, int64_t c) {
+    sd["control_model." + name + ".weight"] = at::randn({c, c, 1, 1}) * (0.3 * zero_conv_scale);
+    sd["control_model." + name + ".bias"] = at::randn({c}) * (0.1 * zero_conv_scale);
+  };
+  int blocks = 0;
+  while (sd.count("control_model.input_blocks." + std::to_string(blocks) + ".0.weight") ||
+         sd.count("control_model.input_blocks." + std::to_string(blocks) + ".0.in_layers.0.weight") ||
+         sd.count("control_model.input_blocks." + std::to_string(blocks) + ".0.op.weight"))
+    ++blocks;
+  EXPECT_EQ(blocks, 9) << "SDXL has 9 input blocks";
+  for (int i = 0; i < blocks; ++i) zero_conv("zero_convs." + std::to_string(i) + ".0", width("input_blocks." + std::to_string(i)));
+  zero_conv("middle_block_out.0", width("middle_block"));
+  const fs::path p = dir / ("sdxl-cn-" + std::to_string(int(zero_conv_scale * 10)) + ".safetensors");
+  io::save_safetensors(p, sd);
+  return p;
+}
+}  // namespace
+
+// SDXL ControlNets (issue 11 item 1): the ControlNet takes the adm vector through its own label_emb and
+// its residuals reach the SDXL UNet. All-zero zero convs are no control at all (bit for bit the picture
+// without it); trained ones change the picture; the hint steers it.
+TEST(ControlNetSdxl, SdxlControlNetSteersTheSdxlModelAndZeroConvsAreNoControl) {
+  test::TempDir td;
+  RuntimeConfig cfg;
+  auto ck = load_checkpoint(test::golden_root() / "models" / "tiny-sdxl.safetensors", cfg);
+  auto zero = load_controlnet(write_tiny_sdxl_controlnet(td.path, 0.0), cfg);
+  auto trained = load_controlnet(write_tiny_sdxl_controlnet(td.path, 1.0), cfg);
+  auto encode = [&](const std::string& text) {
+    return run_node("CLIPTextEncode", {{"clip", Value(ck.clip)}, {"text", Value(text)}}).values.at(0);
+  };
+  const Value pos = encode("a red circle"), neg = encode("blurry");
+  auto latent = std::make_shared<Latent>();
+  latent->samples = at::zeros({1, 4, 16, 16});
+  auto sample = [&](const Value& p, const Value& n) {
+    return run_node("KSampler", {{"model", Value(ck.model)}, {"seed", Value(int64_t(5))}, {"steps", Value(int64_t(3))},
+                                 {"cfg", Value(5.0)}, {"sampler_name", Value("euler")}, {"scheduler", Value("normal")},
+                                 {"positive", p}, {"negative", n}, {"latent_image", Value(latent)},
+                                 {"denoise", Value(1.0)}})
+        .values.at(0)
+        .as<Latent>()
+        ->samples;
+  };
+  at::manual_seed(4);
+  const auto hint = at::rand({1, 32, 32, 3});
+  auto with = [&](std::shared_ptr<ControlNet> cn, const at::Tensor& image) {
+    auto o = run_node("ControlNetApplyAdvanced", {{"positive", pos}, {"negative", neg}, {"control_net", Value(cn)},
+                                                  {"image", Value(image)}, {"strength", Value(1.0)},
+                                                  {"start_percent", Value(0.0)}, {"end_percent", Value(1.0)}})
+                 .values;
+    return sample(o.at(0), o.at(1));
+  };
+  const auto plain = sample(pos, neg);
+  EXPECT_TRUE(at::equal(with(zero, hint), plain)) << "zero convs must add exactly nothing";
+  const auto a = with(trained, hint), b = with(trained, hint.flip({2}));
+  EXPECT_GT((a - plain).abs().mean().item<double>(), 1e-4) << "the SDXL ControlNet changed nothing";
+  EXPECT_GT((a - b).abs().mean().item<double>(), 1e-5) << "the hint image does not steer the picture";
+  // with an SD1.5-width context (the tiny SD1.5's 32) the SDXL ControlNet fails naming the family mismatch
+  auto c = trained->with_hint(hint.movedim(-1, 1), 1.0, 0, 1, nullptr);
+  c->pre_run(std::make_shared<ModelSampling>(ModelSampling::discrete()));
+  ModelConds conds;
+  conds.c_crossattn = at::randn({1, 77, 32});
+  try {
+    c->get_control(at::randn({1, 4, 8, 8}), 2.0f, conds, 1);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another model family"), std::string::npos) << e.what();
+  }
+}
+
 TEST(InstructPixToPix, ConcatLatentReachesAnEightChannelUNetAndTheOutputDependsOnTheImage) {
   RuntimeConfig cfg;
   auto ck = load_checkpoint(test::golden_root() / "nets" / "tiny-sd15.safetensors", cfg);
