@@ -1,5 +1,6 @@
 // Block vectors of Inspire's LoRA Block Weight (nodes-companions.md 3.1 steps 1-8, 3.3): validation,
 // preset fallback, the "%" spec, and the walk giving the i-th entry to the i-th distinct block present.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -207,9 +208,12 @@ std::string expand_block_spec(const std::vector<std::string>& model_keys, const 
   for (auto& item : items) {
     if (auto m = match_item(item, words, true, true)) {
       auto& b = blocks[group_index(m->group)];
-      for (long x = std::atol(m->from.c_str()) - 1; x < std::atol(m->to.c_str()); ++x) {
+      // range(from - 1, to): the value is read (and may raise) when the range is not empty; only the
+      // indices of existing blocks are visited (a bound like in1-99999999999 is no loop of that length)
+      const long lo = std::atol(m->from.c_str()) - 1, hi = std::atol(m->to.c_str());
+      if (lo < hi) {
         const std::string v = py_float_repr(spec_float(m->value));
-        if (x >= 0 && size_t(x) < b.size()) b[size_t(x)] = v;
+        for (long x = std::max(lo, 0L); x < hi && size_t(x) < b.size(); ++x) b[size_t(x)] = v;
       }
     } else if (auto m = match_item(item, words, true, false)) {
       const std::string v = py_float_repr(spec_float(m->value));

@@ -143,6 +143,14 @@ TEST(LbwVector, PercentSpecNeedsTwelveEntriesAfterExpansion) {
   }
 }
 
+// A range bound far past the blocks (fuzz_lbw found in1-5555...5 looping to the bound) visits only the
+// existing blocks: the same expansion as a bound at the last block, at once.
+TEST(LbwVector, PercentSpecRangeWithAHugeBoundStopsAtTheLastBlock) {
+  EXPECT_EQ(lbw::expand_block_spec(kKeys, "%default=0.5,in1-99999999999999999999=0"),
+            lbw::expand_block_spec(kKeys, "%default=0.5,in1-9=0"));
+  EXPECT_EQ(lbw::expand_block_spec(kKeys, "%default=0.5,in2-1=0"), lbw::expand_block_spec(kKeys, "%default=0.5"));
+}
+
 // ---- bad input (issue 10 item 6), through the executor: the error names node, class and input ------
 
 void expect_lbw_error(const std::string& vector, const std::string& message) {
