@@ -39,23 +39,11 @@ assert getattr(safetensors, "IS_COMFY_NATIVE_BENCH_READER", False), safetensors.
 sys.path.insert(0, os.path.abspath(_early_args().baseline))
 import boot  # noqa: E402  (extracts and boots ComfyUI; reads --device, default cpu)
 import torch  # noqa: E402
+from proc_status import reset_peak_rss, status_bytes  # noqa: E402
 import comfy.sd  # noqa: E402
 import comfy.utils  # noqa: E402
 
 assert comfy.utils.safetensors is safetensors
-
-
-def status_bytes(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def reset_peak_rss():
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
 
 
 def drop_page_cache(path):

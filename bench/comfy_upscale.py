@@ -25,6 +25,7 @@ _p.add_argument("--baseline", default=os.path.join(HERE, "..", "..", "shared", "
 sys.path.insert(0, os.path.abspath(_p.parse_known_args()[0].baseline))
 import boot  # noqa: E402
 import torch  # noqa: E402
+from proc_status import status_bytes  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 import comfy.utils  # noqa: E402
@@ -85,14 +86,6 @@ class Descriptor:
 
     def __call__(self, image):
         return self.model(image)
-
-
-def status_bytes(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def main():

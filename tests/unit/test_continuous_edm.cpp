@@ -14,6 +14,7 @@
 #include "comfy/models/model.hpp"
 #include "comfy/sampling/model_sampling.hpp"
 #include "comfy/sampling/schedulers.hpp"
+#include "node_runner.hpp"
 
 using namespace comfy;
 
@@ -33,16 +34,7 @@ struct RecordingNet : DiffusionNet {
   }
 };
 
-NodeOutput run_node(const std::string& cls, std::map<std::string, Value> values) {
-  NodeInputs in;
-  in.values = std::move(values);
-  static RuntimeConfig rc;
-  ExecContext ctx;
-  ctx.node_id = "5";
-  ctx.class_type = cls;
-  ctx.config = &rc;
-  return Registry::global().find(cls)->execute(in, ctx);
-}
+using test::run_node;
 
 // "input: message" of the Error `f` throws ("" when none).
 std::string error_of(const std::function<void()>& f) {

@@ -19,6 +19,7 @@
 #include "comfy/models/unet.hpp"
 #include "comfy/models/upscale_model.hpp"
 #include "comfy/sampling/guider.hpp"
+#include "node_runner.hpp"
 #include "test_util.hpp"
 
 using namespace comfy;
@@ -36,16 +37,7 @@ std::shared_ptr<ControlNet> tiny_controlnet() {
   return c;
 }
 
-NodeOutput run_node(const std::string& cls, std::map<std::string, Value> values) {
-  NodeInputs in;
-  in.values = std::move(values);
-  static RuntimeConfig rc;
-  ExecContext ctx;
-  ctx.node_id = "7";
-  ctx.class_type = cls;
-  ctx.config = &rc;
-  return Registry::global().find(cls)->execute(in, ctx);
-}
+using test::run_node;
 
 std::shared_ptr<Conditioning> cond_of(int64_t width, int entries = 1, uint64_t seed = 1) {
   auto c = std::make_shared<Conditioning>();

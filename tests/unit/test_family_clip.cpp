@@ -11,6 +11,7 @@
 #include "comfy/models/checkpoint_clip.hpp"
 #include "comfy/models/clip_files.hpp"
 #include "comfy/models/family_clip.hpp"
+#include "node_runner.hpp"
 #include "test_util.hpp"
 #include "tiny_text_encoders.hpp"
 
@@ -31,16 +32,7 @@ TensorMap under(const TensorMap& sd, const std::string& prefix) {
 }
 using test::deepen_openclip;
 
-NodeOutput run_node(const std::string& type, std::map<std::string, Value> values, const RuntimeConfig& cfg) {
-  const NodeDef* def = Registry::global().find(type);
-  if (!def) throw std::runtime_error("no node " + type);
-  NodeInputs in;
-  in.values = std::move(values);
-  ExecContext ctx;
-  ctx.class_type = type;
-  ctx.config = &cfg;
-  return def->execute(in, ctx);
-}
+using test::run_node;
 
 // Plain CLIPTextEncode cases (no clip-skip, no node parameters) of a golden text family.
 std::vector<json> plain_cases(const std::string& family) {

@@ -17,6 +17,7 @@
 #include "comfy/models/random_checkpoint.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
+#include "node_runner.hpp"
 #include "test_util.hpp"
 #include "tiny_models.hpp"
 
@@ -32,16 +33,7 @@ void touch(const fs::path& p, const std::string& bytes = "x") {
   std::ofstream(p, std::ios::binary) << bytes;
 }
 
-NodeOutput run_node(const std::string& cls, std::map<std::string, Value> values, const RuntimeConfig& cfg) {
-  const NodeDef* def = Registry::global().find(cls);
-  if (!def) throw std::runtime_error("no node " + cls);
-  NodeInputs in;
-  in.values = std::move(values);
-  ExecContext ctx;
-  ctx.class_type = cls;
-  ctx.config = &cfg;
-  return def->execute(in, ctx);
-}
+using test::run_node;
 
 struct ModelsDir {
   test::TempDir td;

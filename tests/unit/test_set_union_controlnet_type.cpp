@@ -10,22 +10,14 @@
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/models/controlnet.hpp"
+#include "node_runner.hpp"
 #include "test_util.hpp"
 
 using namespace comfy;
 
 namespace {
 
-NodeOutput run_node(const std::string& cls, std::map<std::string, Value> values) {
-  NodeInputs in;
-  in.values = std::move(values);
-  static RuntimeConfig rc;
-  ExecContext ctx;
-  ctx.node_id = "3";
-  ctx.class_type = cls;
-  ctx.config = &rc;
-  return Registry::global().find(cls)->execute(in, ctx);
-}
+using test::run_node;
 
 std::shared_ptr<ControlNet> tiny_controlnet() {
   RuntimeConfig cfg;
