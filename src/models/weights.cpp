@@ -8,6 +8,7 @@
 
 #include "comfy/core/error.hpp"
 #include "comfy/io/safetensors.hpp"
+#include "models/weight_arena.hpp"
 
 namespace comfy {
 
@@ -59,7 +60,14 @@ at::Tensor MapWeights::get(const std::string& name, std::vector<int64_t> shape) 
   if (src.sizes() != at::IntArrayRef(shape))
     throw Error("execution_error", what_ + ": weight '" + name + "' has shape " + shape_str(it->second.sizes()) +
                                        ", expected " + shape_str(shape));
-  auto t = to_device(src, device_, dtype_);
+  at::Tensor t;
+  if (WeightArena::handles(src, device_, dtype_)) {
+    if (!arena_) arena_ = std::make_shared<WeightArena>();
+    t = arena_->convert(src, dtype_);
+    io::release_mapped_pages(src);  // the file's pages are not needed once converted
+  } else {
+    t = to_device(src, device_, dtype_);
+  }
   taken_[name] = t;
   return t;
 }

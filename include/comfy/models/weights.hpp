@@ -18,6 +18,7 @@
 
 namespace comfy {
 namespace io { class SafeTensors; }
+class WeightArena;
 
 using TensorMap = std::map<std::string, at::Tensor>;
 
@@ -49,7 +50,8 @@ class WeightSource {
   TensorMap taken_;
 };
 
-// Weights from a TensorMap (file views or already-converted tensors).
+// Weights from a TensorMap (file views or already-converted tensors). fp16 / bf16 weights cast to fp32
+// on the CPU go into a WeightArena (huge-page blocks, a vectorised cast), the rest through to_device.
 class MapWeights : public WeightSource {
  public:
   MapWeights(const TensorMap& m, c10::Device device, c10::ScalarType dtype, std::string what)
@@ -64,6 +66,7 @@ class MapWeights : public WeightSource {
   c10::Device device_;
   c10::ScalarType dtype_;
   std::string what_;  // "UNet in model.safetensors" for messages
+  std::shared_ptr<WeightArena> arena_;  // created on the first weight it takes
 };
 
 // Random weights in the style of the golden harness, chosen by key name: norm weight 1+0.1n, norm
