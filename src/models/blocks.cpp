@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <string>
+#include <tuple>
 
 #if defined(COMFY_HAVE_SDPA) || __has_include(<ATen/ops/scaled_dot_product_attention.h>)
 #define COMFY_USE_SDPA 1
@@ -120,10 +121,19 @@ CrossAttention::CrossAttention(WeightSource& w, const std::string& p, int64_t qu
       to_out(w, p + "to_out.0.", heads_ * dim_head, query_dim),
       heads(heads_) {}
 
-at::Tensor CrossAttention::forward(const at::Tensor& x, const at::Tensor& context) const {
-  auto q = to_q(x);        // [B, N, inner]
-  auto k = to_k(context);  // [B, M, inner]
-  auto v = to_v(context);  // [B, M, inner]
+at::Tensor CrossAttention::forward(const at::Tensor& x, const at::Tensor& context, KVCursor* kv) const {
+  auto q = to_q(x);  // [B, N, inner]
+  at::Tensor k, v;   // [B, M, inner]
+  if (kv && !kv->fill && kv->next < kv->kv->layers.size()) {
+    std::tie(k, v) = kv->kv->layers[kv->next++];
+  } else {
+    k = to_k(context);
+    v = to_v(context);
+    if (kv && kv->fill) {
+      kv->kv->layers.emplace_back(k, v);
+      ++kv->next;
+    }
+  }
   return to_out(attention(q, k, v, heads));  // [B, N, query_dim]
 }
 
@@ -144,10 +154,10 @@ BasicTransformerBlock::BasicTransformerBlock(WeightSource& w, const std::string&
       attn2(w, p + "attn2.", dim, context_dim, heads, dim_head),
       ff(w, p + "ff.", dim) {}
 
-at::Tensor BasicTransformerBlock::forward(at::Tensor x, const at::Tensor& context) const {
+at::Tensor BasicTransformerBlock::forward(at::Tensor x, const at::Tensor& context, KVCursor* kv) const {
   auto n = norm1(x);
-  x = x + attn1.forward(n, n);        // self-attention   [B, N, C]
-  x = x + attn2.forward(norm2(x), context);  // cross-attention [B, N, C]
+  x = x + attn1.forward(n, n);                   // self-attention   [B, N, C]
+  x = x + attn2.forward(norm2(x), context, kv);  // cross-attention [B, N, C]
   return x + ff.forward(norm3(x));
 }
 
@@ -169,13 +179,13 @@ SpatialTransformer::SpatialTransformer(WeightSource& w, const std::string& p, in
   }
 }
 
-at::Tensor SpatialTransformer::forward(const at::Tensor& x_in, const at::Tensor& context) const {
+at::Tensor SpatialTransformer::forward(const at::Tensor& x_in, const at::Tensor& context, KVCursor* kv) const {
   const int64_t B = x_in.size(0), H = x_in.size(2), W = x_in.size(3);
   auto x = norm(x_in);                                             // [B, C, H, W]
   if (!use_linear) x = proj_in_conv(x);                            // [B, inner, H, W]
   x = x.movedim(1, 3).flatten(1, 2).contiguous();                  // [B, H*W, inner]
   if (use_linear) x = proj_in_lin(x);
-  for (const auto& b : blocks) x = b.forward(x, context);         // [B, H*W, inner]
+  for (const auto& b : blocks) x = b.forward(x, context, kv);     // [B, H*W, inner]
   if (use_linear) x = proj_out_lin(x);
   x = x.reshape({B, H, W, x.size(-1)}).movedim(3, 1).contiguous(); // [B, C, H, W]
   if (!use_linear) x = proj_out_conv(x);

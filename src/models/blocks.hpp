@@ -67,12 +67,26 @@ struct ResBlock {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& emb) const;
 };
 
+// The cross-attention keys and values of one context, layer by layer in the order a forward pass
+// reaches them. A sampling run gives the UNet the same context at every step, so to_k / to_v (context)
+// need computing once per run, not once per step in every transformer block (UNetModel keeps them).
+struct ContextKV {
+  std::vector<std::pair<at::Tensor, at::Tensor>> layers;
+};
+// One forward pass's walk over a ContextKV: fills it (a new context) or reads it back, layer by layer.
+struct KVCursor {
+  ContextKV* kv = nullptr;
+  bool fill = false;
+  size_t next = 0;
+};
+
 struct CrossAttention {
   Linear to_q, to_k, to_v, to_out;  // to_out.0
   int64_t heads = 8;
   CrossAttention(WeightSource& w, const std::string& p, int64_t query_dim, int64_t context_dim, int64_t heads,
                  int64_t dim_head);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& context) const;
+  // `kv` (cross-attention only): where this layer's to_k / to_v (context) are kept or read back.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& context, KVCursor* kv = nullptr) const;
 };
 
 struct FeedForward {  // GEGLU: net.0.proj [dim -> 2*inner], net.2 [inner -> dim]
@@ -87,7 +101,7 @@ struct BasicTransformerBlock {
   FeedForward ff;
   BasicTransformerBlock(WeightSource& w, const std::string& p, int64_t dim, int64_t heads, int64_t dim_head,
                         int64_t context_dim);
-  at::Tensor forward(at::Tensor x, const at::Tensor& context) const;
+  at::Tensor forward(at::Tensor x, const at::Tensor& context, KVCursor* kv = nullptr) const;
 };
 
 struct SpatialTransformer {
@@ -98,7 +112,7 @@ struct SpatialTransformer {
   std::vector<BasicTransformerBlock> blocks;
   SpatialTransformer(WeightSource& w, const std::string& p, int64_t channels, int64_t heads, int64_t dim_head,
                      int64_t depth, int64_t context_dim, bool use_linear);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& context) const;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& context, KVCursor* kv = nullptr) const;
 };
 
 struct Downsample {  // op: 3x3 stride 2 pad 1

@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <mutex>
 #include <sstream>
 #include <variant>
 
@@ -141,13 +143,24 @@ struct Apply {
   const at::Tensor& x;
   const at::Tensor& emb;
   const at::Tensor& context;
+  KVCursor* kv;
   const std::vector<int64_t>* out_hw;
   at::Tensor operator()(const Conv2d& l) const { return l(x); }
   at::Tensor operator()(const ResBlock& l) const { return l.forward(x, emb); }
-  at::Tensor operator()(const SpatialTransformer& l) const { return l.forward(x, context); }
+  at::Tensor operator()(const SpatialTransformer& l) const { return l.forward(x, context, kv); }
   at::Tensor operator()(const Downsample& l) const { return l.forward(x); }
   at::Tensor operator()(const Upsample& l) const { return l.forward(x, out_hw); }
 };
+
+// COMFY_KV_CACHE=0 turns the cross-attention K/V cache off (benchmarks, debugging).
+bool kv_cache_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("COMFY_KV_CACHE");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+constexpr size_t kKVCacheBytes = size_t(512) << 20;
 }  // namespace
 
 struct UNetModel::Impl {
@@ -158,6 +171,43 @@ struct UNetModel::Impl {
   std::vector<Layer> middle_block;
   GroupNorm out_norm;
   Conv2d out_conv;
+
+  // The cross-attention K/V of the last context (ContextKV), on the CPU only: recognising the context
+  // reads it, which on a GPU would wait for the device at every step. Same values as recomputing.
+  struct KVCache {
+    std::mutex mu;
+    at::Tensor context;  // a copy of the context the K/V belong to
+    std::shared_ptr<ContextKV> kv;
+  };
+  mutable KVCache kv_cache;
+
+  // The K/V for `context` to read back, or a new ContextKV for this pass to fill; null: no caching.
+  std::shared_ptr<ContextKV> kv_for(const at::Tensor& context, KVCursor& cur) const {
+    if (!context.device().is_cpu() || !kv_cache_enabled()) return nullptr;
+    {
+      std::lock_guard<std::mutex> l(kv_cache.mu);
+      const auto& c = kv_cache.context;
+      if (kv_cache.kv && c.sizes() == context.sizes() && c.scalar_type() == context.scalar_type() &&
+          at::equal(c, context)) {
+        cur = KVCursor{kv_cache.kv.get(), false, 0};
+        return kv_cache.kv;
+      }
+    }
+    auto fresh = std::make_shared<ContextKV>();
+    cur = KVCursor{fresh.get(), true, 0};
+    return fresh;
+  }
+  // Keeps a freshly filled ContextKV for the next pass, when it is small enough to be worth holding.
+  void keep_kv(const at::Tensor& context, std::shared_ptr<ContextKV> kv, const KVCursor& cur) const {
+    if (!kv || !cur.fill) return;
+    size_t bytes = 0;
+    for (const auto& [k, v] : kv->layers) bytes += k.nbytes() + v.nbytes();
+    if (bytes > kKVCacheBytes) return;
+    auto copy = context.clone();
+    std::lock_guard<std::mutex> l(kv_cache.mu);
+    kv_cache.context = std::move(copy);
+    kv_cache.kv = std::move(kv);
+  }
 };
 
 UNetModel::~UNetModel() = default;
@@ -297,17 +347,20 @@ at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at
     emb = emb + l;
   }
 
+  KVCursor cursor;
+  auto kv = I.kv_for(context, cursor);
+  KVCursor* kvc = kv ? &cursor : nullptr;
   std::vector<at::Tensor> hs;
   at::Tensor h = x;  // [B, in, H, W]
   for (size_t n = 0; n < I.input_blocks.size(); ++n) {
     for (size_t m = 0; m < I.input_blocks[n].size(); ++m) {
-      h = std::visit(Apply{h, emb, context, nullptr}, I.input_blocks[n][m]);
+      h = std::visit(Apply{h, emb, context, kvc, nullptr}, I.input_blocks[n][m]);
       cb("input_blocks." + std::to_string(n) + "." + std::to_string(m), h);
     }
     hs.push_back(h);
   }
   for (size_t m = 0; m < I.middle_block.size(); ++m) {
-    h = std::visit(Apply{h, emb, context, nullptr}, I.middle_block[m]);  // [B, C, H/2^k, W/2^k]
+    h = std::visit(Apply{h, emb, context, kvc, nullptr}, I.middle_block[m]);  // [B, C, H/2^k, W/2^k]
     cb("middle_block." + std::to_string(m), h);
   }
   if (control) h = add_control(h, control->middle, 0, "middle");
@@ -321,10 +374,11 @@ at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at
     std::vector<int64_t> out_hw;
     if (!hs.empty()) out_hw = {hs.back().size(2), hs.back().size(3)};
     for (size_t m = 0; m < I.output_blocks[n].size(); ++m) {
-      h = std::visit(Apply{h, emb, context, hs.empty() ? nullptr : &out_hw}, I.output_blocks[n][m]);
+      h = std::visit(Apply{h, emb, context, kvc, hs.empty() ? nullptr : &out_hw}, I.output_blocks[n][m]);
       cb("output_blocks." + std::to_string(n) + "." + std::to_string(m), h);
     }
   }
+  I.keep_kv(context, std::move(kv), cursor);
   return I.out_conv(at::silu(I.out_norm(h)));  // [B, out, H, W]
 }
 
