@@ -10,6 +10,7 @@
 #include "comfy/io/python_json.hpp"
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/clip.hpp"
+#include "comfy/models/clip_save_layout.hpp"
 #include "comfy/models/model_patcher.hpp"
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
@@ -18,9 +19,9 @@ namespace comfy {
 
 namespace {
 
-// model.diffusion_model.* / cond_stage_model.transformer.* / first_stage_model.* (SD1.x layout).
-// CLIP weights go out in ComfyUI's text_encoder_dtype (fp16; our encoder holds fp16-rounded values in
-// fp32 for compute) unless --fp32-text-enc kept the file's values.
+// model.diffusion_model.* / the text encoders in their family's layout (clip_save_layout.hpp) /
+// first_stage_model.*. CLIP weights go out in ComfyUI's text_encoder_dtype (fp16; our encoder holds
+// fp16-rounded values in fp32 for compute) unless --fp32-text-enc kept the file's values.
 std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const Clip* clip, const Vae* vae,
                                                      bool clip_fp32) {
   std::map<std::string, at::Tensor> sd;
@@ -30,12 +31,10 @@ std::map<std::string, at::Tensor> checkpoint_tensors(const Model& model, const C
   if (clip) {
     const auto* w = clip->encoder ? clip->encoder->lora_weights() : nullptr;
     if (!w) fail("clip", "this CLIP cannot be saved (no checkpoint weights)");
-    // process_clip_state_dict_for_saving (SD1.5): text_projection and logit_scale are dropped
-    for (const auto& [k, t] : *w) {
-      const std::string rel = clip_relative_key("clip_l", k);
-      if (rel.empty()) fail("clip", "only an SD1.x CLIP can be saved in a checkpoint yet (found weight '" + k + "')");
-      if (rel != "text_projection.weight" && rel != "logit_scale")
-        sd["cond_stage_model.transformer.text_model." + rel] = clip_fp32 || !t.is_floating_point() ? t : t.to(at::kHalf);
+    try {
+      for (auto& [k, t] : clip_checkpoint_tensors(*w, clip_fp32)) sd[k] = std::move(t);
+    } catch (const Error& e) {
+      fail("clip", e.what());
     }
   }
   if (vae) {

@@ -367,6 +367,59 @@ TEST(CheckpointSave, WritesTheCheckpointLayoutWithMetadataAndLoadsBack) {
   EXPECT_EQ(again.model->family, "SD15");
 }
 
+// SDXL, the SDXL refiner and SD2.1: the text encoders go out in the layout of the real checkpoints
+// (OpenCLIP names with q/k/v joined, text_projection transposed, CLIP-L's position_ids): the golden tiny
+// checkpoints carry that layout, so the saved file has exactly their keys and fp16 values, and loads back
+// to the same encoder weights.
+TEST(CheckpointSave, SavesSdxlRefinerAndSd2TextEncodersInTheirCheckpointLayout) {
+  for (const char* file : {"tiny-sdxl.safetensors", "tiny-sdxl-refiner.safetensors", "tiny-sd21-v.safetensors"}) {
+    SCOPED_TRACE(file);
+    test::TempDir td;
+    RuntimeConfig cfg;
+    cfg.output_dir = td.path;
+    const fs::path src = test::golden_root() / "models" / file;
+    auto ck = load_checkpoint(src, cfg);
+    NodeInputs in;
+    in.values = {{"model", Value(ck.model)}, {"clip", Value(ck.clip)}, {"vae", Value(ck.vae)},
+                 {"filename_prefix", Value("checkpoints/saved")}};
+    ExecContext ctx;
+    ctx.config = &cfg;
+    Registry::global().find("CheckpointSave")->execute(in, ctx);
+    const fs::path out = td.path / "checkpoints" / "saved_00001_.safetensors";
+    ASSERT_TRUE(fs::exists(out));
+    auto a = io::SafeTensors::open(out), b = io::SafeTensors::open(src);
+    std::set<std::string> got, want;
+    for (const auto& k : a->names()) got.insert(k);
+    for (const auto& k : b->names())
+      if (k != "v_pred") want.insert(k);
+    if (ck.model->model_type == ModelType::V_PREDICTION) want.insert("v_pred");
+    EXPECT_EQ(got, want);
+    int clip_keys = 0;
+    for (const auto& k : a->names()) {
+      if (k.rfind("cond_stage_model.", 0) != 0 && k.rfind("conditioner.", 0) != 0) continue;
+      ++clip_keys;
+      if (k.size() > 11 && k.compare(k.size() - 11, 11, "logit_scale") == 0) {
+        // ComfyUI's SDClipModel.logit_scale: float32 4.6055, never read from the file
+        EXPECT_EQ(a->info(k).dtype, "F32") << k;
+        EXPECT_FLOAT_EQ(a->get(k).item<float>(), 4.6055f);
+        continue;
+      }
+      EXPECT_EQ(a->info(k).dtype, b->info(k).dtype) << k;
+      EXPECT_TRUE(at::equal(a->get(k), b->get(k))) << k;
+    }
+    EXPECT_GT(clip_keys, 20);
+    auto again = load_checkpoint(out, cfg);
+    EXPECT_EQ(again.model->family, ck.model->family);
+    const auto *w0 = ck.clip->encoder->lora_weights(), *w1 = again.clip->encoder->lora_weights();
+    ASSERT_TRUE(w0 && w1);
+    ASSERT_EQ(w0->size(), w1->size());
+    for (const auto& [k, t] : *w0) {
+      ASSERT_TRUE(w1->count(k)) << k;
+      EXPECT_TRUE(at::equal(t, w1->at(k))) << k;
+    }
+  }
+}
+
 // ---------------------------------------------------------------- instruct-pix2pix
 
 namespace {
