@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include "comfy/core/host_memory.hpp"
 #include "comfy/models/checkpoint.hpp"
 #include "comfy/models/random_checkpoint.hpp"
@@ -33,7 +35,7 @@ using nlohmann::json;
 namespace {
 struct Options {
   int batch = 2, size = 64, steps = 3, warmup = 1, threads = int(std::thread::hardware_concurrency());
-  std::string python = "/usr/bin/python3", checkpoint, dtype = "f32", device = "cpu", family = "sd15";
+  std::string python = "/usr/bin/python3", checkpoint, profile, dtype = "f32", device = "cpu", family = "sd15";
   std::string baseline = std::string(COMFY_SHARED_DIR) + "/baseline";
   std::string init = "comfyui";
   bool no_python = false, no_torch = false, no_clip = false, no_step = false;
@@ -177,6 +179,10 @@ void bench_step(const Options& o, c10::Device dev, c10::ScalarType dt, json& rep
     if (dev.is_cuda()) eps = eps.cpu();
     if (i >= o.warmup) times.push_back(ms_since(t0));
   }
+  if (!o.profile.empty()) {
+    torch::autograd::profiler::RecordProfile trace(o.profile);
+    net->forward(x, t, ctx, y);
+  }
   report["params"] = params;
   report["comfy_step_ms"] = times;
   report["comfy_median_ms"] = median(times);
@@ -227,6 +233,8 @@ int parse(int argc, char** argv, Options& o, bool& done) {
       "family", "UNet: sd15 or sdxl", cxxopts::value(o.family)->default_value("sd15"))(
       "no-clip", "load the checkpoint without its text encoders (as ComfyUI's side does)", cxxopts::value(o.no_clip))(
       "no-step", "only the checkpoint load, no UNet step", cxxopts::value(o.no_step))(
+      "profile", "after the timed steps, one more step under libtorch's profiler: a chrome trace to this file "
+      "(bench/profile_summary.py sums it by op)", cxxopts::value(o.profile))(
       "init", "UNet weights: comfyui (normal(0, 0.02), as comfy_unet.py) or make-checkpoint",
       cxxopts::value(o.init)->default_value("comfyui"))(
       "baseline", "ComfyUI baseline kit folder (comfy_unet.py, boot.py)", cxxopts::value(o.baseline))(

@@ -16,6 +16,38 @@ Linear::Linear(WeightSource& w, const std::string& p, int64_t in, int64_t out, b
   if (with_bias) bias = w.get(p + "bias", {out});
 }
 
+namespace {
+// COMFY_LINEAR=blas | onednn | auto (default): which CPU fp32 GEMM the Linear layers use.
+int linear_policy() {
+  static const int p = [] {
+    const char* e = std::getenv("COMFY_LINEAR");
+    const std::string v = e ? e : "auto";
+    return v == "blas" ? 0 : v == "onednn" ? 2 : 1;
+  }();
+  return p;
+}
+
+}  // namespace
+
+bool linear_uses_onednn(const at::Tensor& x, const at::Tensor& w) {
+  if (linear_policy() == 0 || !at::hasMKLDNN() || !x.device().is_cpu() || x.scalar_type() != at::kFloat ||
+      w.scalar_type() != at::kFloat || !w.is_contiguous() || x.dim() < 2)
+    return false;
+  const int64_t rows = x.numel() / x.size(-1), in = w.size(1), out = w.size(0);
+  if (linear_policy() == 2) return rows > 0;
+  // sgemm measured as fast or faster into a much wider output (the feed-forward's GEGLU projection).
+  return rows >= 64 && in >= 256 && out <= 4 * in;
+}
+
+at::Tensor Linear::operator()(const at::Tensor& x) const {
+  if (!linear_uses_onednn(x, weight)) return at::linear(x, weight, bias);
+  auto sizes = x.sizes().vec();
+  const auto x2 = x.reshape({-1, sizes.back()});
+  sizes.back() = weight.size(0);
+  auto y = at::mkldnn_linear(x2.to_mkldnn(), weight, bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt);
+  return y.to_dense().view(sizes);
+}
+
 Conv2d::Conv2d(WeightSource& w, const std::string& p, int64_t in, int64_t out, int64_t k, int64_t stride_,
                int64_t padding_)
     : stride(stride_), padding(padding_ < 0 ? k / 2 : padding_) {

@@ -10,11 +10,18 @@
 
 namespace comfy::blocks {
 
+// Whether Linear goes through oneDNN's inner product for this input and weight (COMFY_LINEAR=blas |
+// onednn | auto, default auto: fp32 CPU, >= 64 rows, >= 256 inputs, outputs <= 4x inputs: where it
+// measured faster than OpenBLAS's sgemm; bench/README.md).
+bool linear_uses_onednn(const at::Tensor& x, const at::Tensor& weight);
+
 struct Linear {
   at::Tensor weight, bias;  // [out, in], [out] (bias may be undefined)
   Linear() = default;
   Linear(WeightSource& w, const std::string& p, int64_t in, int64_t out, bool with_bias = true);
-  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  // On the CPU in fp32, a large enough product goes through oneDNN (1.3-2x OpenBLAS's sgemm on most
+  // of the UNet's projection shapes); otherwise at::linear.
+  at::Tensor operator()(const at::Tensor& x) const;
 };
 
 struct Conv2d {
