@@ -2,11 +2,11 @@
 
 #include <ATen/ATen.h>
 
-#include <array>
 #include <set>
 
 #include "comfy/core/error.hpp"
 #include "comfy/models/clip.hpp"
+#include "comfy/models/family_clip.hpp"
 
 namespace comfy {
 
@@ -42,52 +42,9 @@ void put_hf(Tensors& out, const Tensors& w, const std::string& prefix) {
     if (rel != "text_projection.weight") out[prefix + "text_model." + rel] = t;
 }
 
-// OpenCLIP name of one HF layer weight (diffusers_convert.textenc_conversion_lst, read backwards).
-std::string openclip_layer_name(const std::string& rest) {
-  static const std::array<std::pair<const char*, const char*>, 5> table{{
-      {"layer_norm1.", "ln_1."}, {"layer_norm2.", "ln_2."}, {"mlp.fc1.", "mlp.c_fc."},
-      {"mlp.fc2.", "mlp.c_proj."}, {"self_attn.out_proj.", "attn.out_proj."}}};
-  for (const auto& [hf, oc] : table)
-    if (starts(rest, hf)) return oc + rest.substr(std::string(hf).size());
-  return "";
-}
-
-// An OpenCLIP text encoder (ViT-H / ViT-bigG) under `prefix` (`...model.`): q/k/v joined into in_proj,
-// text_projection transposed, logit_scale added (convert_text_enc_state_dict_v20).
+// An OpenCLIP text encoder (ViT-H / ViT-bigG) under `prefix` (`...model.`).
 void put_openclip(Tensors& out, const Tensors& w, const std::string& prefix) {
-  std::map<std::string, std::array<at::Tensor, 3>> qkv;  // "resblocks.N.attn.in_proj_weight" -> q, k, v
-  for (const auto& [rel, t] : w) {
-    if (rel == "embeddings.token_embedding.weight") out[prefix + "token_embedding.weight"] = t;
-    else if (rel == "embeddings.position_embedding.weight") out[prefix + "positional_embedding"] = t;
-    else if (starts(rel, "final_layer_norm.")) out[prefix + "ln_final." + rel.substr(17)] = t;
-    else if (rel == "text_projection.weight") out[prefix + "text_projection"] = t.t().contiguous();
-    else if (starts(rel, "encoder.layers.")) {
-      const auto dot = rel.find('.', 15);
-      if (dot == std::string::npos) cannot("unexpected weight '" + rel + "'");
-      const std::string block = prefix + "transformer.resblocks." + rel.substr(15, dot - 15) + ".";
-      const std::string rest = rel.substr(dot + 1);
-      static const std::array<const char*, 3> proj{"self_attn.q_proj.", "self_attn.k_proj.", "self_attn.v_proj."};
-      bool joined = false;
-      for (size_t i = 0; i < proj.size(); ++i)
-        if (starts(rest, proj[i])) {
-          const std::string kind = rest.substr(std::string(proj[i]).size());  // weight / bias
-          qkv[block + "attn.in_proj_" + kind][i] = t;
-          joined = true;
-        }
-      if (joined) continue;
-      const std::string name = openclip_layer_name(rest);
-      if (name.empty()) cannot("unexpected weight '" + rel + "'");
-      out[block + name] = t;
-    } else {
-      cannot("unexpected weight '" + rel + "'");
-    }
-  }
-  for (const auto& [name, parts] : qkv) {
-    for (const auto& p : parts)
-      if (!p.defined()) cannot("one of the q-k-v weights for " + name + " is missing");
-    out[name] = at::cat({parts[0], parts[1], parts[2]}, 0);
-  }
-  out[prefix + "logit_scale"] = at::scalar_tensor(kLogitScale, at::kFloat);
+  for (auto& [k, t] : clip_text_to_openclip(w)) out[prefix + k] = std::move(t);
 }
 
 }  // namespace
@@ -100,26 +57,30 @@ Tensors clip_checkpoint_tensors(const Tensors& clip_sd, bool keep_fp32) {
     encoders.insert(k.substr(0, dot));
   }
   Tensors out;
-  const auto has = [&](const char* e) { return encoders.count(e) != 0; };
+  std::string openclip;  // the OpenCLIP encoder's prefix: it also carries logit_scale
   if (encoders == std::set<std::string>{"clip_l"}) {
     put_hf(out, encoder_weights(clip_sd, "clip_l"), "cond_stage_model.transformer.");
   } else if (encoders == std::set<std::string>{"clip_h"}) {
-    put_openclip(out, encoder_weights(clip_sd, "clip_h"), "cond_stage_model.model.");
+    openclip = "cond_stage_model.model.";
+    put_openclip(out, encoder_weights(clip_sd, "clip_h"), openclip);
   } else if (encoders == std::set<std::string>{"clip_g", "clip_l"}) {
     put_hf(out, encoder_weights(clip_sd, "clip_l"), "conditioner.embedders.0.transformer.");
     out["conditioner.embedders.0.transformer.text_model.embeddings.position_ids"] =
         at::arange(77, at::kLong).unsqueeze(0);
-    put_openclip(out, encoder_weights(clip_sd, "clip_g"), "conditioner.embedders.1.model.");
+    openclip = "conditioner.embedders.1.model.";
+    put_openclip(out, encoder_weights(clip_sd, "clip_g"), openclip);
   } else if (encoders == std::set<std::string>{"clip_g"}) {
-    put_openclip(out, encoder_weights(clip_sd, "clip_g"), "conditioner.embedders.0.model.");
+    openclip = "conditioner.embedders.0.model.";
+    put_openclip(out, encoder_weights(clip_sd, "clip_g"), openclip);
   } else {
     std::string found;
     for (const auto& e : encoders) found += (found.empty() ? "" : ", ") + e;
-    cannot("no checkpoint layout for the text encoders " + (found.empty() ? std::string("(none)") : found) +
-           (has("clip_h") ? " (clip_h goes with no other encoder)" : ""));
+    cannot("no checkpoint layout for the text encoders " + (found.empty() ? std::string("(none)") : found));
   }
-  for (auto& [k, t] : out)
-    if (!keep_fp32 && t.is_floating_point() && !starts(k.substr(k.rfind('.') + 1), "logit_scale")) t = t.to(at::kHalf);
+  if (!keep_fp32)
+    for (auto& [k, t] : out)
+      if (t.is_floating_point()) t = t.to(at::kHalf);
+  if (!openclip.empty()) out[openclip + "logit_scale"] = at::scalar_tensor(kLogitScale, at::kFloat);
   return out;
 }
 

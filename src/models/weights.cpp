@@ -30,10 +30,14 @@ bool has_prefix(const io::SafeTensors& st, const std::string& prefix) {
   return false;
 }
 
-at::Tensor to_device(const at::Tensor& t, c10::Device device, c10::ScalarType dtype) {
+at::Tensor to_device(const at::Tensor& t, c10::Device device, c10::ScalarType dtype, WeightArena* arena) {
   at::Tensor x = t;
-  if (x.device() != device) x = x.to(device);
-  if (at::isFloatingType(x.scalar_type()) && x.scalar_type() != dtype) x = x.to(dtype);
+  if (arena && WeightArena::handles(t, device, dtype)) {
+    x = arena->convert(t, dtype);
+  } else {
+    if (x.device() != device) x = x.to(device);
+    if (at::isFloatingType(x.scalar_type()) && x.scalar_type() != dtype) x = x.to(dtype);
+  }
   // The file's pages are not needed once converted: the load must not hold the weights twice.
   if (!x.is_alias_of(t)) io::release_mapped_pages(t);
   return x;
@@ -60,14 +64,8 @@ at::Tensor MapWeights::get(const std::string& name, std::vector<int64_t> shape) 
   if (src.sizes() != at::IntArrayRef(shape))
     throw Error("execution_error", what_ + ": weight '" + name + "' has shape " + shape_str(it->second.sizes()) +
                                        ", expected " + shape_str(shape));
-  at::Tensor t;
-  if (WeightArena::handles(src, device_, dtype_)) {
-    if (!arena_) arena_ = std::make_shared<WeightArena>();
-    t = arena_->convert(src, dtype_);
-    io::release_mapped_pages(src);  // the file's pages are not needed once converted
-  } else {
-    t = to_device(src, device_, dtype_);
-  }
+  if (!arena_) arena_ = std::make_shared<WeightArena>();
+  auto t = to_device(src, device_, dtype_, arena_.get());
   taken_[name] = t;
   return t;
 }

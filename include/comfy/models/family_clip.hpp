@@ -23,6 +23,10 @@ bool is_openclip_layout(const TensorMap& sd);
 // `text_projection` [W, P] (a stored "text_projection.weight" is taken unchanged). Unknown keys pass
 // through (and end up unused: logit_scale, attn_mask).
 TensorMap openclip_to_clip_text(const TensorMap& sd);
+// The inverse (saving, diffusers_convert.convert_text_enc_state_dict_v20): ClipTextModel names -> OpenCLIP
+// names, q/k/v joined into in_proj, "text_projection.weight" stored transposed as `text_projection`.
+// Throws comfy::Error for a name it has no OpenCLIP name for, or an incomplete q/k/v.
+TensorMap clip_text_to_openclip(const TensorMap& rel);
 // A text-encoder state dict in either layout ("text_model.*" HF names, with or without the
 // "text_model." level, or OpenCLIP names) -> ClipTextModel's relative keys (+ "text_projection.weight").
 // Empty when `sd` holds no CLIP text model.

@@ -35,7 +35,8 @@ bool has_prefix(const io::SafeTensors& st, const std::string& prefix);
 
 // Moves one weight to device and dtype with at most one copy (device first, then the cast on the
 // device, so a CPU->CUDA load never makes a converted host copy). Integer tensors keep their dtype.
-at::Tensor to_device(const at::Tensor& t, c10::Device device, c10::ScalarType dtype);
+// `arena`: where fp16 / bf16 -> fp32 CPU casts go (WeightArena: huge-page blocks, a vectorised cast).
+at::Tensor to_device(const at::Tensor& t, c10::Device device, c10::ScalarType dtype, WeightArena* arena = nullptr);
 
 class WeightSource {
  public:
@@ -50,8 +51,8 @@ class WeightSource {
   TensorMap taken_;
 };
 
-// Weights from a TensorMap (file views or already-converted tensors). fp16 / bf16 weights cast to fp32
-// on the CPU go into a WeightArena (huge-page blocks, a vectorised cast), the rest through to_device.
+// Weights from a TensorMap (file views or already-converted tensors), through to_device with one
+// WeightArena per source.
 class MapWeights : public WeightSource {
  public:
   MapWeights(const TensorMap& m, c10::Device device, c10::ScalarType dtype, std::string what)
@@ -66,7 +67,7 @@ class MapWeights : public WeightSource {
   c10::Device device_;
   c10::ScalarType dtype_;
   std::string what_;  // "UNet in model.safetensors" for messages
-  std::shared_ptr<WeightArena> arena_;  // created on the first weight it takes
+  std::shared_ptr<WeightArena> arena_;  // created on the first weight it takes (no memory until a cast)
 };
 
 // Random weights in the style of the golden harness, chosen by key name: norm weight 1+0.1n, norm
