@@ -94,20 +94,29 @@ std::optional<json> baseline_json(const std::string& cmd, const char* what) {
   }
 }
 
-// One timed load of `path`: wall time, peak RSS over the RSS before it, loaded UNet+VAE bytes.
+// One timed load of `path`: wall time of load_checkpoint, then of the fp16 -> fp32 conversion the load
+// deferred to the first use (UNetModel::materialize; 0 when nothing was deferred), peak RSS over the RSS
+// before it (after the conversion), loaded UNet+VAE bytes. Freeing the model is not timed.
 json time_one_load(const Options& o, const RuntimeConfig& cfg) {
   const double rss_before = status_bytes("VmRSS");
   reset_peak_rss();
   const auto t0 = Clock::now();
-  double weights = 0;
-  {
-    auto ck = load_checkpoint(o.checkpoint, cfg, !o.no_clip);
-    if (cfg.device.is_cuda()) at::empty({1}, at::device(cfg.device)).cpu();
-    weights = loaded_bytes(ck);
-  }
+  auto ck = load_checkpoint(o.checkpoint, cfg, !o.no_clip);
+  if (cfg.device.is_cuda()) at::empty({1}, at::device(cfg.device)).cpu();
   const double ms = ms_since(t0);
+  const auto t1 = Clock::now();
+  auto unet = std::dynamic_pointer_cast<UNetModel>(ck.model->net);
+  const bool deferred = unet && !unet->materialized();
+  if (unet) unet->materialize();
+  const double convert_ms = ms_since(t1);
+  const double weights = loaded_bytes(ck);
   const double peak = status_bytes("VmHWM") - rss_before;
-  return {{"ms", ms}, {"peak_rss_over_before_bytes", peak}, {"loaded_weights_bytes", weights}};
+  return {{"ms", ms},
+          {"deferred_convert_ms", convert_ms},
+          {"deferred", deferred},
+          {"ms_with_convert", ms + convert_ms},
+          {"peak_rss_over_before_bytes", peak},
+          {"loaded_weights_bytes", weights}};
 }
 
 // Our load (cold, then warm page cache), then ComfyUI's on the same file, then the ratios.
@@ -122,6 +131,11 @@ void bench_load(const Options& o, const RuntimeConfig& cfg, json& report) {
               dropped ? "" : " (page cache NOT dropped)", warm["ms"].get<double>(),
               cold["peak_rss_over_before_bytes"].get<double>() / MB, cold["loaded_weights_bytes"].get<double>() / MB,
               peak_ratio);
+  if (cold["deferred"].get<bool>())
+    std::printf("  + the UNet's fp16 -> fp32 conversion the load deferred to its first use: cold %.0f ms, warm %.0f ms "
+                "(load + conversion: cold %.0f ms, warm %.0f ms)\n",
+                cold["deferred_convert_ms"].get<double>(), warm["deferred_convert_ms"].get<double>(),
+                cold["ms_with_convert"].get<double>(), warm["ms_with_convert"].get<double>());
   if (o.no_python) return;
   if (!o.no_clip)
     std::printf("  (ComfyUI's side loads without text encoders: the kit stubs the tokenizers; use --no-clip to compare "
@@ -137,6 +151,11 @@ void bench_load(const Options& o, const RuntimeConfig& cfg, json& report) {
   const double r_warm = warm["ms"].get<double>() / w["ms"].get<double>();
   report["load"]["ratio_cold"] = r_cold;
   report["load"]["ratio_warm"] = r_warm;
+  // The same with the deferred conversion counted in (what a first sampling step pays on top).
+  const double rc_cold = cold["ms_with_convert"].get<double>() / c["ms"].get<double>();
+  const double rc_warm = warm["ms_with_convert"].get<double>() / w["ms"].get<double>();
+  report["load"]["ratio_with_convert_cold"] = rc_cold;
+  report["load"]["ratio_with_convert_warm"] = rc_warm;
   std::printf("ComfyUI load_checkpoint_guess_config (%s, UNet %s): cold %.0f ms, warm %.0f ms; peak RSS %.0f MB for "
               "%.0f MB (%.2fx)\n",
               (*j)["reader"].get<std::string>().c_str(), c["unet_dtype"].get<std::string>().c_str(),
@@ -145,6 +164,8 @@ void bench_load(const Options& o, const RuntimeConfig& cfg, json& report) {
   std::printf("  -> comfy-native / ComfyUI load time: cold %.3f, warm %.3f (goal <= 0.333); peak RSS / weights: "
               "%.2f vs %.2f (goal <= 1.1)\n",
               r_cold, r_warm, peak_ratio, (*j)["peak_over_weights"].get<double>());
+  if (cold["deferred"].get<bool>())
+    std::printf("  -> with the deferred conversion counted in: cold %.3f, warm %.3f\n", rc_cold, rc_warm);
 }
 
 // The full-size UNet with random weights, timed.

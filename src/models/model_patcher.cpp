@@ -90,10 +90,8 @@ at::Tensor unet_weight(const DiffusionNet& net, const std::string& key) {
 
 std::vector<std::string> unet_keys(const DiffusionNet& net) {
   if (auto* p = as_patched(net)) return unet_keys(*p->base());  // patches never add or remove keys
-  std::vector<std::string> keys;
-  if (auto* u = as_unet(net))
-    for (auto& [k, _] : u->weights()) keys.push_back(k);
-  return keys;
+  if (auto* u = as_unet(net)) return u->keys();
+  return {};
 }
 
 }  // namespace comfy

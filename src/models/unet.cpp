@@ -11,6 +11,7 @@
 
 #include "comfy/core/error.hpp"
 #include "models/blocks.hpp"
+#include "models/weight_arena.hpp"
 
 namespace comfy {
 
@@ -291,19 +292,65 @@ UNetModel::UNetModel(const UNetConfig& cfg, WeightSource& w) : cfg_(cfg), impl_(
   }
 }
 
+namespace {
+// Whether a load may leave the fp16 -> fp32 conversion to the first use (COMFY_DEFER_CONVERT=0: no).
+bool defer_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("COMFY_DEFER_CONVERT");
+    return !(v && std::string(v) == "0");
+  }();
+  return on;
+}
+}  // namespace
+
 std::shared_ptr<UNetModel> UNetModel::load(const TensorMap& tensors, c10::Device device, c10::ScalarType dtype,
                                            const std::string& what) {
   auto cfg = UNetConfig::detect(tensors);
-  MapWeights w(tensors, device, dtype, what);
+  bool defer = false;
+  if (defer_enabled())
+    for (const auto& [_, t] : tensors)
+      if (WeightArena::handles(t, device, dtype)) {
+        defer = true;
+        break;
+      }
+  // A deferred load builds the network on the file's own tensors: every key and shape is checked now,
+  // the conversion waits for materialize().
+  MapWeights w = defer ? MapWeights::views(tensors, what) : MapWeights(tensors, device, dtype, what);
   auto net = std::make_shared<UNetModel>(cfg, w);
   auto unused = w.unused();
   if (!unused.empty())
     spdlog::warn("{}: {} unexpected key(s) ignored, first '{}'", what, unused.size(), unused.front());
+  if (defer) {
+    net->device_ = device;
+    net->dtype_ = dtype;
+    net->what_ = what;
+    net->ready_.store(false, std::memory_order_release);
+  }
   return net;
 }
 
+void UNetModel::materialize() const {
+  std::lock_guard<std::mutex> l(mu_);
+  if (ready_.load(std::memory_order_acquire)) return;
+  // The same construction on the converted weights (WeightArena: one pass from the file mapping,
+  // whose pages each weight releases once converted).
+  MapWeights w(weights_, device_, dtype_, what_);
+  UNetModel built(cfg_, w);
+  impl_ = std::move(built.impl_);
+  weights_ = w.taken();
+  ready_.store(true, std::memory_order_release);
+}
+
+std::vector<std::string> UNetModel::keys() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::string> r;
+  r.reserve(weights_.size());
+  for (const auto& [k, _] : weights_) r.push_back(k);
+  return r;
+}
+
 std::shared_ptr<UNetModel> UNetModel::with_weights(const TensorMap& replaced) const {
-  TensorMap all = weights_;
+  TensorMap all = weights();
   for (auto& [k, v] : replaced) all[k] = v;
   MapWeights w(all, device_, dtype_, "patched UNet");
   auto net = std::make_shared<UNetModel>(cfg_, w);
@@ -317,6 +364,7 @@ at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const Mo
 
 at::Tensor UNetModel::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& context_in,
                               const std::optional<at::Tensor>& y, const ControlResiduals* control) const {
+  if (!materialized()) materialize();
   const auto& I = *impl_;
   auto cb = [&](const std::string& name, const at::Tensor& v) {
     if (hook) hook(name, v);

@@ -64,6 +64,7 @@ at::Tensor MapWeights::get(const std::string& name, std::vector<int64_t> shape) 
   if (src.sizes() != at::IntArrayRef(shape))
     throw Error("execution_error", what_ + ": weight '" + name + "' has shape " + shape_str(it->second.sizes()) +
                                        ", expected " + shape_str(shape));
+  if (keep_) return taken_[name] = src;
   if (!arena_) arena_ = std::make_shared<WeightArena>();
   auto t = to_device(src, device_, dtype_, arena_.get());
   taken_[name] = t;

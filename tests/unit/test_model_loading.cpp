@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 
 #include "comfy/core/error.hpp"
 #include "comfy/core/node.hpp"
@@ -331,6 +332,64 @@ TEST(MakeCheckpoint, TinyRandomCheckpointLoadsThroughCheckpointLoaderSimple) {
   EXPECT_EQ(img.sizes(), (std::vector<int64_t>{1, 8, 8, 3}));
   // Never overwrites.
   EXPECT_THROW(write_random_checkpoint(md.td.path / "models/checkpoints/rnd.safetensors", opt), Error);
+}
+
+// An fp16 UNet loaded for fp32 on the CPU keeps the file's tensors until its first use, then converts
+// them: the result is bit for bit an eager load's, whoever calls first (two threads at once here).
+TEST(UNetLoad, Fp16FileIsConvertedAtFirstUseToExactlyTheEagerLoadsWeights) {
+  test::TempDir td;
+  RandomCheckpointOptions opt;
+  opt.tiny = true;
+  write_random_checkpoint(td.path / "rnd.safetensors", opt);
+  auto st = io::SafeTensors::open(td.path / "rnd.safetensors");
+  const TensorMap views = tensors_under(*st, "model.diffusion_model.");
+  ASSERT_EQ(views.at("out.2.weight").scalar_type(), at::kHalf);
+
+  auto lazy = UNetModel::load(views, c10::Device(c10::kCPU), at::kFloat, "UNet of rnd.safetensors");
+  EXPECT_FALSE(lazy->materialized());
+  EXPECT_EQ(lazy->dtype(), at::kFloat);
+  MapWeights w(views, c10::Device(c10::kCPU), at::kFloat, "eager");
+  UNetModel eager(UNetConfig::detect(views), w);
+  std::vector<std::string> eager_keys;
+  for (const auto& [k, _] : eager.weights()) eager_keys.push_back(k);
+  EXPECT_EQ(lazy->keys(), eager_keys);
+  EXPECT_FALSE(lazy->materialized()) << "listing the keys converts nothing";
+
+  at::manual_seed(3);
+  auto x = at::randn({1, 4, 8, 8}), t = at::full({1}, 500.0f), ctx = at::randn({1, 7, 32});
+  at::Tensor a, b;
+  std::thread t1([&] { a = lazy->forward(x, t, ctx); });
+  std::thread t2([&] { b = lazy->forward(x, t, ctx); });
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(lazy->materialized());
+  const auto ref = eager.forward(x, t, ctx);
+  EXPECT_TRUE(at::equal(a, ref));
+  EXPECT_TRUE(at::equal(b, ref));
+  ASSERT_EQ(lazy->weights().size(), eager.weights().size());
+  for (const auto& [k, v] : eager.weights()) {
+    EXPECT_EQ(lazy->weights().at(k).scalar_type(), at::kFloat) << k;
+    EXPECT_TRUE(at::equal(lazy->weights().at(k), v)) << k;
+  }
+}
+
+TEST(UNetLoad, DeferredLoadStillRefusesAWrongShapeAtLoadNamingTheKey) {
+  test::TempDir td;
+  RandomCheckpointOptions opt;
+  opt.tiny = true;
+  write_random_checkpoint(td.path / "rnd.safetensors", opt);
+  auto st = io::SafeTensors::open(td.path / "rnd.safetensors");
+  TensorMap views = tensors_under(*st, "model.diffusion_model.");
+  views["out.2.bias"] = at::zeros({5}, at::kHalf);
+  try {
+    UNetModel::load(views, c10::Device(c10::kCPU), at::kFloat, "UNet of rnd.safetensors");
+    FAIL() << "a wrong shape must be refused by the load itself";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("out.2.bias"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rnd.safetensors"), std::string::npos) << e.what();
+  }
+  views.erase("out.2.bias");
+  EXPECT_THROW(UNetModel::load(views, c10::Device(c10::kCPU), at::kFloat, "UNet of rnd.safetensors"), Error);
 }
 
 TEST(LoraLoader, UNetOnlyLoraPatchesTheModelAndPassesTheClipThrough) {

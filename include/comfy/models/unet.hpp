@@ -2,7 +2,9 @@
 // The SD1.x / SD2 / SDXL-style UNetModel (ComfyUI comfy/ldm/modules/diffusionmodules/openaimodel.py).
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,10 +43,16 @@ class UNetModel : public DiffusionNet {
   // Builds every block, asking `w` for each parameter by its checkpoint key (without prefix).
   UNetModel(const UNetConfig& cfg, WeightSource& w);
   ~UNetModel() override;
-  // Loads from a map of (stripped) checkpoint keys: detects the config, converts to device/dtype
-  // once; `what` names the source in errors ("UNet of model.safetensors").
+  // Loads from a map of (stripped) checkpoint keys: detects the config, checks every weight's key and
+  // shape, converts to device/dtype once; `what` names the source in errors ("UNet of model.safetensors").
+  // An fp16 / bf16 file going to fp32 on the CPU is not converted here but by materialize(), which the
+  // first forward() or weights() runs: until then the model holds only zero-copy views of the file
+  // (COMFY_DEFER_CONVERT=0 converts during the load instead).
   static std::shared_ptr<UNetModel> load(const TensorMap& tensors, c10::Device device, c10::ScalarType dtype,
                                          const std::string& what);
+  // Converts the weights a load deferred (once, thread-safe; a no-op otherwise).
+  void materialize() const;
+  bool materialized() const { return ready_.load(std::memory_order_acquire); }
 
   at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const ModelConds& c) override;
   // `control`: ControlNet residuals added to the middle output and the skip tensors (apply_control).
@@ -53,8 +61,14 @@ class UNetModel : public DiffusionNet {
                      const ControlResiduals* control = nullptr) const;
 
   const UNetConfig& config() const { return cfg_; }
-  // Every parameter by checkpoint key (without "model.diffusion_model."), on the model's device/dtype.
-  const TensorMap& weights() const { return weights_; }
+  // Every parameter by checkpoint key (without "model.diffusion_model."), on the model's device/dtype
+  // (materializes a deferred load).
+  const TensorMap& weights() const {
+    if (!materialized()) materialize();
+    return weights_;
+  }
+  // The parameter keys, without converting anything.
+  std::vector<std::string> keys() const;
   c10::Device device() const { return device_; }
   c10::ScalarType dtype() const { return dtype_; }
   // A new model sharing every tensor except those in `replaced` (LoRA: copy-on-write).
@@ -68,10 +82,14 @@ class UNetModel : public DiffusionNet {
 
  private:
   UNetConfig cfg_;
-  TensorMap weights_;
+  // Replaced once by materialize() (under mu_, before ready_ is set); read-only afterwards.
+  mutable TensorMap weights_;
   c10::Device device_ = c10::Device(c10::kCPU);
   c10::ScalarType dtype_ = c10::kFloat;
-  std::unique_ptr<Impl> impl_;
+  mutable std::unique_ptr<Impl> impl_;
+  mutable std::mutex mu_;
+  mutable std::atomic<bool> ready_{true};
+  std::string what_;  // the source, for materialize()'s messages
 };
 
 }  // namespace comfy

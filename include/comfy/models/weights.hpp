@@ -52,11 +52,17 @@ class WeightSource {
 };
 
 // Weights from a TensorMap (file views or already-converted tensors), through to_device with one
-// WeightArena per source.
+// WeightArena per source. Without a dtype (`views`), each tensor keeps its own dtype and device: the
+// shapes are checked and nothing is copied (a load that converts later, UNetModel::materialize).
 class MapWeights : public WeightSource {
  public:
   MapWeights(const TensorMap& m, c10::Device device, c10::ScalarType dtype, std::string what)
       : m_(m), device_(device), dtype_(dtype), what_(std::move(what)) {}
+  static MapWeights views(const TensorMap& m, std::string what) {
+    MapWeights w(m, c10::Device(c10::kCPU), c10::kFloat, std::move(what));
+    w.keep_ = true;
+    return w;
+  }
   at::Tensor get(const std::string& name, std::vector<int64_t> shape) override;
   bool has(const std::string& name) const override { return m_.count(name) != 0; }
   // Keys of the map that no parameter asked for.
@@ -67,6 +73,7 @@ class MapWeights : public WeightSource {
   c10::Device device_;
   c10::ScalarType dtype_;
   std::string what_;  // "UNet in model.safetensors" for messages
+  bool keep_ = false;  // views(): no device / dtype change
   std::shared_ptr<WeightArena> arena_;  // created on the first weight it takes (no memory until a cast)
 };
 
