@@ -27,6 +27,9 @@
 #include "comfy/models/unet.hpp"
 #include "comfy/models/vae.hpp"
 #include "comfy/models/weights.hpp"
+#ifdef COMFY_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>  // peak VRAM: the measure torch.cuda.max_memory_allocated reads
+#endif
 
 using namespace comfy;
 using Clock = std::chrono::steady_clock;
@@ -194,6 +197,11 @@ void bench_step(const Options& o, c10::Device dev, c10::ScalarType dt, json& rep
   std::optional<at::Tensor> y;
   if (ucfg.adm_in_channels) y = at::randn({o.batch, *ucfg.adm_in_channels}).to(dev).to(dt);
   std::vector<double> times;
+#ifdef COMFY_WITH_CUDA
+  // As comfy_unet.py: the peak counts from here (the weights already allocated are part of it).
+  const int cuda_index = dev.is_cuda() ? (dev.has_index() ? dev.index() : 0) : -1;
+  if (cuda_index >= 0) c10::cuda::CUDACachingAllocator::resetPeakStats(cuda_index);
+#endif
   for (int i = 0; i < o.warmup + o.steps; ++i) {
     auto t0 = Clock::now();
     auto eps = net->forward(x, t, ctx, y);
@@ -204,6 +212,14 @@ void bench_step(const Options& o, c10::Device dev, c10::ScalarType dt, json& rep
     torch::autograd::profiler::RecordProfile trace(o.profile);
     net->forward(x, t, ctx, y);
   }
+#ifdef COMFY_WITH_CUDA
+  if (cuda_index >= 0) {
+    // allocated_bytes[0]: the aggregate over pool kinds (StatType::AGGREGATE in every version).
+    const double peak = double(c10::cuda::CUDACachingAllocator::getDeviceStats(cuda_index).allocated_bytes[0].peak);
+    report["max_memory_allocated_bytes"] = peak;
+    std::printf("comfy-native peak GPU memory allocated: %.2f GiB\n", peak / double(1 << 30));
+  }
+#endif
   report["params"] = params;
   report["comfy_step_ms"] = times;
   report["comfy_median_ms"] = median(times);
@@ -226,6 +242,9 @@ void bench_step_baselines(const Options& o, json& report) {
     std::printf("ComfyUI %s UNet step (%s): median %.0f ms -> comfy-native / ComfyUI = %.3f (goal <= 0.9)\n",
                 o.family.c_str(), (*j)["env"]["attention"].get<std::string>().c_str(), (*j)["median_ms"].get<double>(),
                 ratio);
+    if (j->contains("max_memory_allocated_bytes"))
+      std::printf("ComfyUI peak GPU memory allocated: %.2f GiB\n",
+                  (*j)["max_memory_allocated_bytes"].get<double>() / double(1 << 30));
   }
   if (o.no_torch || o.family != "sd15" || o.device != "cpu" || o.dtype != "f32") return;
   const std::string tcmd = o.python + " " + COMFY_BENCH_DIR + "/unet_sd15_torch.py --steps " + std::to_string(o.steps) + common;

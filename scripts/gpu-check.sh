@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The checks to run on a lent GPU machine (see scripts/gpu-build.sh): build against Python torch's
 # libtorch, run the CPU suites on that build, the golden sampling/network cases on CUDA, the live
-# CUDA-randn comparison, and an SD1.5-size fp16 txt2img timing with peak GPU memory.
-# Expects .debs/ (scripts/fetch-debs.sh) and a copy of ../shared/golden in .golden/.
+# CUDA-randn comparison, an SD1.5-size fp16 txt2img timing with peak GPU memory, and the SDXL UNet at
+# 1024x1024 in fp16 (it/s, peak memory allocated) next to ComfyUI's UNetModel in the same run.
+# Expects .debs/ (scripts/fetch-debs.sh), a copy of ../shared/golden in .golden/ and of
+# ../shared/baseline in .baseline/ (GPU_CHECK_SDXL=0 skips the SDXL step).
 # Logs go to $OUT (or ./gpu-check-out).
 set -uo pipefail
 # --help prints the comment above; anything else unexpected is refused.
@@ -38,3 +40,22 @@ ts = [float(l.split(" ", 1)[0]) for l in open(sys.argv[1]) if '"progress"' in l]
 if len(ts) > 2: print("sampler steps: %d, it/s (step 2..n): %.2f" % (len(ts), (len(ts) - 2) / (ts[-1] - ts[1])))
 PY
 echo "peak MiB: $(sort -n "$OUT/mem.log" | tail -1)"
+if [[ "${GPU_CHECK_SDXL:-1}" == 1 ]]; then
+  # Latent 128 = 1024x1024 pixels, batch 2 (cond + uncond, one CFG step); ours then ComfyUI's.
+  echo "== SDXL 1024x1024 UNet step, fp16, CUDA: comfy-native then ComfyUI (.baseline/comfy_unet.py --device cuda)"
+  timeout 240 "$B/bench/bench_unet" --family sdxl --size 128 --batch 2 --steps 5 --warmup 2 --device cuda --dtype f16 \
+    --python python3 --baseline "$PWD/.baseline" > "$OUT/sdxl_step.log" 2>&1
+  grep -E "UNet step|peak GPU" "$OUT/sdxl_step.log" || tail -20 "$OUT/sdxl_step.log"
+  python3 - "$OUT/sdxl_step.log" <<'PY'
+import json, sys
+reports = [l for l in open(sys.argv[1]) if l.startswith("{")]  # bench_unet's report is its last JSON line
+if not reports:
+    sys.exit("no SDXL bench report (see sdxl_step.log)")
+r = json.loads(reports[-1])
+ours = r["comfy_median_ms"]
+line = "SDXL 1024^2 fp16 batch 2: comfy-native %.2f it/s" % (1e3 / ours)
+if "comfyui" in r:
+    line += ", ComfyUI %.2f it/s (time ratio %.3f)" % (1e3 / r["comfyui"]["median_ms"], r["ratio_comfy_native_over_comfyui"])
+print(line)
+PY
+fi
