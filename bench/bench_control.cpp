@@ -120,7 +120,20 @@ int main(int argc, char** argv) {
     std::vector<int64_t> ts;
     for (size_t p = 0; p < tiles.size();) {
       size_t q = tiles.find(',', p);
-      ts.push_back(std::stoll(tiles.substr(p, q - p)));
+      const std::string piece = tiles.substr(p, q - p);
+      size_t used = 0;
+      int64_t tile = 0;
+      try {
+        tile = std::stoll(piece, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (piece.empty() || used != piece.size() || tile <= 0) {
+        std::fprintf(stderr, "bench_control: --tiles takes positive integers separated by commas, got '%s'\n",
+                     tiles.c_str());
+        return 2;
+      }
+      ts.push_back(tile);
       p = q == std::string::npos ? tiles.size() : q + 1;
     }
     bench_upscale(nf, nb, size, ts, reps);
