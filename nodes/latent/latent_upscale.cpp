@@ -11,7 +11,7 @@
 namespace comfy {
 
 namespace {
-constexpr int64_t kMaxResolution = 16384;
+constexpr int64_t kMaxUpscaleResolution = 16384;
 
 // The upscaled latent (and the float copy the interpolation makes) must fit.
 void require_upscaled(const ExecContext& ctx, const at::Tensor& x, int64_t w, int64_t h) {
@@ -27,8 +27,8 @@ void register_latent_upscale(Registry& r) {
   s.display("Upscale Latent").cat("latent")
       .input("samples", "LATENT")
       .combo("upscale_method", latent_upscale_methods())
-      .int_("width", 512, 0, kMaxResolution, 8)
-      .int_("height", 512, 0, kMaxResolution, 8)
+      .int_("width", 512, 0, kMaxUpscaleResolution, 8)
+      .int_("height", 512, 0, kMaxUpscaleResolution, 8)
       .combo("crop", {"disabled", "center"})
       .output("LATENT");
   r.add({s, [](const NodeInputs& in, ExecContext& ctx) {

@@ -1,6 +1,8 @@
 #pragma once
 // The model / input / output / device flags `run` and `serve` share, bound to one struct.
-#define CXXOPTS_VECTOR_DELIMITER '\0'  // repeated options keep commas
+#ifndef CXXOPTS_VECTOR_DELIMITER  // set for the whole library by CMakeLists.txt (unity build)
+#define CXXOPTS_VECTOR_DELIMITER char(0)  // repeated options keep commas
+#endif
 #include <cxxopts.hpp>
 
 #include <stdexcept>

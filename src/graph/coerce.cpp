@@ -94,7 +94,7 @@ std::string py_type_name(const ojson& v) {
   }
 }
 
-ojson int_json(Int v) {
+ojson coerce_int_json(Int v) {
   if (v >= 0 && v <= Int(~uint64_t(0))) return uint64_t(v);
   if (v < 0 && v >= Int(INT64_MIN)) return int64_t(v);
   return int_to_string(v);  // beyond 64 bits: exact, as text
@@ -224,7 +224,7 @@ Coerced coerce_constant(const ojson& v, const std::string& type, const InputSpec
                                   py_type_name(v) + "'");
     }
     c.int_value = out;
-    c.value = int_json(out);
+    c.value = coerce_int_json(out);
     return c;
   }
   if (type == "FLOAT") {

@@ -42,13 +42,13 @@ const std::vector<std::pair<std::string, std::string>> kClip = {
     {"self_attn.q_proj", "self_attn_q_proj"}, {"self_attn.v_proj", "self_attn_v_proj"},
     {"self_attn.out_proj", "self_attn_out_proj"}};
 
-std::string S(int64_t v) { return std::to_string(v); }
+std::string num_str(int64_t v) { return std::to_string(v); }
 std::string dots_to_underscores(std::string s) {
   for (auto& c : s)
     if (c == '.') c = '_';
   return s;
 }
-bool ends_with(const std::string& s, const std::string& e) {
+bool key_ends_with(const std::string& s, const std::string& e) {
   return s.size() >= e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
 }
 std::string strip_weight(const std::string& k) { return k.substr(0, k.size() - 7); }  // ".weight"
@@ -59,12 +59,12 @@ std::string strip_weight(const std::string& k) { return k.substr(0, k.size() - 7
 void add_clip_keys(const TensorMap& w, std::map<std::string, LoraKeyTarget>& km) {
   auto set = [&](const std::string& name, const std::string& key) { km[name] = {LoraTarget::Clip, key}; };
   for (auto& [k, _] : w)  // the generic form: "text_encoders." + the state-dict name
-    if (ends_with(k, ".weight")) set("text_encoders." + strip_weight(k), k);
+    if (key_ends_with(k, ".weight")) set("text_encoders." + strip_weight(k), k);
   bool clip_l_present = false;
   for (int b = 0; b < 32; ++b) {
     for (auto& [mod, kohya] : kClip) {
-      const std::string rest = "text_model.encoder.layers." + S(b) + "." + mod;
-      const std::string te = "_text_model_encoder_layers_" + S(b) + "_" + kohya;
+      const std::string rest = "text_model.encoder.layers." + num_str(b) + "." + mod;
+      const std::string te = "_text_model_encoder_layers_" + num_str(b) + "_" + kohya;
       for (const char* enc : {"clip_h", "clip_l"}) {
         const std::string k = std::string(enc) + ".transformer." + rest + ".weight";
         if (!w.count(k)) continue;
@@ -98,27 +98,27 @@ std::map<std::string, std::string> unet_to_diffusers(const UNetConfig& cfg) {
     int64_t n = 1 + (cfg.num_res_blocks[x] + 1) * int64_t(x);
     for (int64_t i = 0; i < cfg.num_res_blocks[x]; ++i) {
       for (auto& [ldm, dif] : kResnet)
-        m["down_blocks." + S(x) + ".resnets." + S(i) + "." + dif] = "input_blocks." + S(n) + ".0." + ldm;
+        m["down_blocks." + num_str(x) + ".resnets." + num_str(i) + "." + dif] = "input_blocks." + num_str(n) + ".0." + ldm;
       const int64_t nt = dpos < depth.size() ? depth[dpos++] : 0;
       if (nt > 0) {
         for (auto& b : kAttentions)
-          m["down_blocks." + S(x) + ".attentions." + S(i) + "." + b] = "input_blocks." + S(n) + ".1." + b;
+          m["down_blocks." + num_str(x) + ".attentions." + num_str(i) + "." + b] = "input_blocks." + num_str(n) + ".1." + b;
         for (int64_t t = 0; t < nt; ++t)
           for (auto& b : kTransformerBlock)
-            m["down_blocks." + S(x) + ".attentions." + S(i) + ".transformer_blocks." + S(t) + "." + b] =
-                "input_blocks." + S(n) + ".1.transformer_blocks." + S(t) + "." + b;
+            m["down_blocks." + num_str(x) + ".attentions." + num_str(i) + ".transformer_blocks." + num_str(t) + "." + b] =
+                "input_blocks." + num_str(n) + ".1.transformer_blocks." + num_str(t) + "." + b;
       }
       ++n;
     }
     for (const char* k : {"weight", "bias"})
-      m["down_blocks." + S(x) + ".downsamplers.0.conv." + k] = "input_blocks." + S(n) + ".0.op." + k;
+      m["down_blocks." + num_str(x) + ".downsamplers.0.conv." + k] = "input_blocks." + num_str(n) + ".0.op." + k;
   }
   for (auto& b : kAttentions) m["mid_block.attentions.0." + b] = "middle_block.1." + b;
   for (int64_t t = 0; t < cfg.transformer_depth_middle; ++t)
     for (auto& b : kTransformerBlock)
-      m["mid_block.attentions.0.transformer_blocks." + S(t) + "." + b] = "middle_block.1.transformer_blocks." + S(t) + "." + b;
+      m["mid_block.attentions.0.transformer_blocks." + num_str(t) + "." + b] = "middle_block.1.transformer_blocks." + num_str(t) + "." + b;
   for (int i = 0; i < 2; ++i)
-    for (auto& [ldm, dif] : kResnet) m["mid_block.resnets." + S(i) + "." + dif] = "middle_block." + S(i * 2) + "." + ldm;
+    for (auto& [ldm, dif] : kResnet) m["mid_block.resnets." + num_str(i) + "." + dif] = "middle_block." + num_str(i * 2) + "." + ldm;
 
   std::vector<int64_t> rev(cfg.num_res_blocks.rbegin(), cfg.num_res_blocks.rend());
   for (size_t x = 0; x < levels; ++x) {
@@ -127,7 +127,7 @@ std::map<std::string, std::string> unet_to_diffusers(const UNetConfig& cfg) {
     for (int64_t i = 0; i < l; ++i) {
       int64_t c = 0;
       for (auto& [ldm, dif] : kResnet)
-        m["up_blocks." + S(x) + ".resnets." + S(i) + "." + dif] = "output_blocks." + S(n) + ".0." + ldm;
+        m["up_blocks." + num_str(x) + ".resnets." + num_str(i) + "." + dif] = "output_blocks." + num_str(n) + ".0." + ldm;
       ++c;
       int64_t nt = 0;
       if (!depth_out.empty()) {
@@ -137,15 +137,15 @@ std::map<std::string, std::string> unet_to_diffusers(const UNetConfig& cfg) {
       if (nt > 0) {
         ++c;
         for (auto& b : kAttentions)
-          m["up_blocks." + S(x) + ".attentions." + S(i) + "." + b] = "output_blocks." + S(n) + ".1." + b;
+          m["up_blocks." + num_str(x) + ".attentions." + num_str(i) + "." + b] = "output_blocks." + num_str(n) + ".1." + b;
         for (int64_t t = 0; t < nt; ++t)
           for (auto& b : kTransformerBlock)
-            m["up_blocks." + S(x) + ".attentions." + S(i) + ".transformer_blocks." + S(t) + "." + b] =
-                "output_blocks." + S(n) + ".1.transformer_blocks." + S(t) + "." + b;
+            m["up_blocks." + num_str(x) + ".attentions." + num_str(i) + ".transformer_blocks." + num_str(t) + "." + b] =
+                "output_blocks." + num_str(n) + ".1.transformer_blocks." + num_str(t) + "." + b;
       }
       if (i == l - 1)
         for (const char* k : {"weight", "bias"})
-          m["up_blocks." + S(x) + ".upsamplers.0.conv." + k] = "output_blocks." + S(n) + "." + S(c) + ".conv." + k;
+          m["up_blocks." + num_str(x) + ".upsamplers.0.conv." + k] = "output_blocks." + num_str(n) + "." + num_str(c) + ".conv." + k;
       ++n;
     }
   }
@@ -158,20 +158,20 @@ std::map<std::string, LoraKeyTarget> lora_key_map(const UNetConfig* unet_cfg, co
   std::map<std::string, LoraKeyTarget> km;
   if (unet_weights) {
     for (auto& [k, _] : *unet_weights) {
-      if (!ends_with(k, ".weight")) continue;
+      if (!key_ends_with(k, ".weight")) continue;
       const std::string base = strip_weight(k);
       km["lora_unet_" + dots_to_underscores(base)] = {LoraTarget::UNet, k};  // kohya, LDM names
       km["diffusion_model." + base] = {LoraTarget::UNet, k};                  // generic
     }
     if (unet_cfg) {
       for (auto& [dif, ldm] : unet_to_diffusers(*unet_cfg)) {
-        if (!ends_with(dif, ".weight") || !unet_weights->count(ldm)) continue;
+        if (!key_ends_with(dif, ".weight") || !unet_weights->count(ldm)) continue;
         const std::string base = strip_weight(dif);
         km["lora_unet_" + dots_to_underscores(base)] = {LoraTarget::UNet, ldm};  // kohya, diffusers names
         km["lycoris_" + dots_to_underscores(base)] = {LoraTarget::UNet, ldm};
         std::string d = base;
         for (size_t p = d.find(".to_"); p != std::string::npos; p = d.find(".to_", p + 14)) d.replace(p, 4, ".processor.to_");
-        if (ends_with(d, ".to_out.0")) d = d.substr(0, d.size() - 2);
+        if (key_ends_with(d, ".to_out.0")) d = d.substr(0, d.size() - 2);
         km[d] = {LoraTarget::UNet, ldm};          // diffusers
         km["unet." + d] = {LoraTarget::UNet, ldm};
         km["unet." + base] = {LoraTarget::UNet, ldm};  // PEFT

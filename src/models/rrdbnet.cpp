@@ -15,7 +15,7 @@ namespace comfy {
 using blocks::Conv2d;
 
 namespace {
-bool has(const TensorMap& m, const std::string& k) { return m.count(k) != 0; }
+bool rrdb_has(const TensorMap& m, const std::string& k) { return m.count(k) != 0; }
 std::string S(int64_t v) { return std::to_string(v); }
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 
@@ -52,12 +52,12 @@ std::string RRDBNetConfig::describe() const {
 }
 
 std::string detect_esrgan_layout(const TensorMap& sd, std::string* found) {
-  if (has(sd, "model.0.weight") && has(sd, "model.1.sub.0.RDB1.conv1.0.weight")) return "old";
-  if (has(sd, "conv_first.weight") && has(sd, "body.0.rdb1.conv1.weight") && has(sd, "conv_body.weight") &&
-      has(sd, "conv_last.weight"))
+  if (rrdb_has(sd, "model.0.weight") && rrdb_has(sd, "model.1.sub.0.RDB1.conv1.0.weight")) return "old";
+  if (rrdb_has(sd, "conv_first.weight") && rrdb_has(sd, "body.0.rdb1.conv1.weight") && rrdb_has(sd, "conv_body.weight") &&
+      rrdb_has(sd, "conv_last.weight"))
     return "Real-ESRGAN";
-  if (has(sd, "conv_first.weight") && has(sd, "RRDB_trunk.0.RDB1.conv1.weight") && has(sd, "trunk_conv.weight") &&
-      has(sd, "conv_last.weight"))
+  if (rrdb_has(sd, "conv_first.weight") && rrdb_has(sd, "RRDB_trunk.0.RDB1.conv1.weight") && rrdb_has(sd, "trunk_conv.weight") &&
+      rrdb_has(sd, "conv_last.weight"))
     return "BSRGAN";
   if (found) {
     std::ostringstream o;
@@ -82,7 +82,7 @@ TensorMap esrgan_to_old_layout(const TensorMap& sd, const std::string& layout) {
   const std::string hr = real ? "conv_hr." : "HRconv.";
   const int64_t nb = max_index(sd, trunk) + 1;
   int64_t max_up = 0;
-  for (int64_t n = 1; has(sd, up + S(n) + ".weight"); ++n) max_up = n;
+  for (int64_t n = 1; rrdb_has(sd, up + S(n) + ".weight"); ++n) max_up = n;
   const int64_t U = 3 * max_up;
   static const std::regex block(R"(^(?:body|RRDB_trunk)\.(\d+)\.(?:rdb|RDB)(\d)\.conv(\d)\.(weight|bias)$)");
   TensorMap out;

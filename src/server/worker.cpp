@@ -15,7 +15,7 @@ namespace {
 
 using json = nlohmann::json;
 
-int64_t now_ms() {
+int64_t worker_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
@@ -181,7 +181,7 @@ void App::run_item(const QueueItem& item) {
       json data = {{"prompt_id", item.prompt_id}, {"node_id", e.node_id}, {"node_type", e.class_type},
                    {"executed", json::array()}, {"exception_message", e.what()}, {"exception_type", e.type},
                    {"traceback", json::array()}, {"current_inputs", json::object()}, {"current_outputs", json::array()},
-                   {"timestamp", now_ms()}};
+                   {"timestamp", worker_now_ms()}};
       rec.on_event(Event{"execution_error", data});
       rec.done = {{"node", nullptr}, {"prompt_id", item.prompt_id}};
     }
@@ -189,7 +189,7 @@ void App::run_item(const QueueItem& item) {
   } catch (const std::exception& e) {
     json data = {{"prompt_id", item.prompt_id}, {"node_id", ""}, {"node_type", ""}, {"executed", json::array()},
                  {"exception_message", e.what()}, {"exception_type", "RuntimeError"}, {"traceback", json::array()},
-                 {"current_inputs", json::object()}, {"current_outputs", json::array()}, {"timestamp", now_ms()}};
+                 {"current_inputs", json::object()}, {"current_outputs", json::array()}, {"timestamp", worker_now_ms()}};
     rec.on_event(Event{"execution_error", data});
     rec.done = {{"node", nullptr}, {"prompt_id", item.prompt_id}};
   }
