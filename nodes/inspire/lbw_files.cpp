@@ -6,6 +6,7 @@
 // format its LoadLBW, and Inspire with older ComfyUI, reads back.)
 #include <ATen/ATen.h>
 
+#include "inspire/inspire_pack.hpp"
 #include "comfy/io/model_folders.hpp"
 #include "comfy/io/output_names.hpp"
 #include "comfy/io/python_json.hpp"
@@ -17,7 +18,6 @@ namespace comfy::lbw {
 
 namespace {
 
-const char* kInspire = "custom_nodes.ComfyUI-Inspire-Pack";
 const char* kFormat = "Inspire LBW 1.0";
 
 std::string py_str_repr(const std::string& s) {
@@ -148,14 +148,14 @@ namespace comfy {
 
 void register_lbw_file_nodes(Registry& r) {
   NodeSchema save("SaveLBW //Inspire");
-  save.display("Save LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(lbw::kInspire).output_node_()
+  save.display("Save LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(kInspirePackModule).output_node_()
       .input("lbw_model", "LBW_MODEL")
       .string_("filename_prefix", "ComfyUI")
       .hidden().hidden_input("prompt", "PROMPT").hidden_input("extra_pnginfo", "EXTRA_PNGINFO");
   r.add({save, lbw::save_lbw});
 
   NodeSchema load("LoadLBW //Inspire");
-  load.display("Load LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(lbw::kInspire)
+  load.display("Load LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(kInspirePackModule)
       .combo_fn("lbw_model", [](const RuntimeConfig& cfg) {
         auto files = io::ModelFolders::from_config(cfg).list("lbw_models");
         std::sort(files.begin(), files.end());

@@ -5,13 +5,13 @@
 
 #include <algorithm>
 
+#include "inspire/inspire_pack.hpp"
 #include "comfy/core/node.hpp"
 
 namespace comfy {
 
 namespace {
 
-const char* kInspire = "custom_nodes.ComfyUI-Inspire-Pack";
 
 // ITEM_LIST: a whole list carried as one value; `aux` is (total, end_node_id) in the Foreach loop.
 struct ItemList : Object {
@@ -49,7 +49,7 @@ std::vector<double> inspire_float_range(double start, double stop, double step, 
 
 void register_inspire_list_nodes(Registry& r) {
   NodeSchema s("FloatRange //Inspire");
-  s.display("Float Range (Inspire)").cat("InspirePack/List").module(kInspire)
+  s.display("Float Range (Inspire)").cat("InspirePack/List").module(kInspirePackModule)
       .float_("start", 0.0, -100.0, 100.0, 1e-9)
       .float_("stop", 1.0, -100.0, 100.0, 1e-9)
       .float_("step", 0.01, 0.0, 100.0, 1e-9)
@@ -64,7 +64,7 @@ void register_inspire_list_nodes(Registry& r) {
          }});
 
   NodeSchema w("WorklistToItemList //Inspire");
-  w.display("Worklist To Item List (Inspire)").cat("InspirePack/List").module(kInspire)
+  w.display("Worklist To Item List (Inspire)").cat("InspirePack/List").module(kInspirePackModule)
       .input("item", "*").output("ITEM_LIST", "item_list");
   w.input_is_list = true;
   r.add({w, [](const NodeInputs& in, ExecContext&) {
@@ -74,7 +74,7 @@ void register_inspire_list_nodes(Registry& r) {
          }});
 
   NodeSchema d("DropItems //Inspire");
-  d.display("Drop Items (Inspire)").cat("InspirePack/List").module(kInspire)
+  d.display("Drop Items (Inspire)").cat("InspirePack/List").module(kInspirePackModule)
       .input("item_list", "ITEM_LIST").output("ITEM_LIST", "ITEM_LIST");
   r.add({d, [](const NodeInputs& in, ExecContext&) {
            auto l = std::make_shared<ItemList>();

@@ -2,6 +2,7 @@
 // a LoRA whose strength is set per UNet block by a block vector.
 #include <ATen/ATen.h>
 
+#include "inspire/inspire_pack.hpp"
 #include "comfy/io/model_folders.hpp"
 #include "comfy/io/safetensors.hpp"
 #include "comfy/models/lbw.hpp"
@@ -14,7 +15,6 @@ namespace comfy::lbw {
 
 namespace {
 
-const char* kInspireLbw = "custom_nodes.ComfyUI-Inspire-Pack";
 const std::string kDefaultVector = "1,0,0,0,0,0,0,0,1,1,1,1,1,1,1,1,1";
 
 // category_filter: "All" + the distinct sub-folders of the lora list (a UI filter only).
@@ -128,7 +128,7 @@ using namespace lbw;
 
 void register_lora_block_weight_nodes(Registry& r) {
   NodeSchema s("LoraLoaderBlockWeight //Inspire");
-  s.display("LoRA Loader (Block Weight)").cat("InspirePack/LoraBlockWeight").module(kInspireLbw)
+  s.display("LoRA Loader (Block Weight)").cat("InspirePack/LoraBlockWeight").module(kInspirePackModule)
       .input("model", "MODEL").input("clip", "CLIP")
       .combo_fn("category_filter", lora_dirs)
       .combo_fn("lora_name", loaders::list_folder("loras"))
@@ -146,7 +146,7 @@ void register_lora_block_weight_nodes(Registry& r) {
          }});
 
   NodeSchema mk("MakeLBW //Inspire");
-  mk.display("Make LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(kInspireLbw)
+  mk.display("Make LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(kInspirePackModule)
       .input("model", "MODEL").input("clip", "CLIP")
       .combo_fn("category_filter", lora_dirs)
       .combo_fn("lora_name", loaders::list_folder("loras"));
@@ -157,7 +157,7 @@ void register_lora_block_weight_nodes(Registry& r) {
          }});
 
   NodeSchema ap("ApplyLBW //Inspire");
-  ap.display("Apply LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(kInspireLbw)
+  ap.display("Apply LoRA Block Weight").cat("InspirePack/LoraBlockWeight").module(kInspirePackModule)
       .input("model", "MODEL").input("clip", "CLIP")
       .float_("strength_model", 1.0, -10.0, 10.0, 0.01)
       .float_("strength_clip", 1.0, -10.0, 10.0, 0.01)

@@ -7,6 +7,7 @@
 #include <optional>
 #include <variant>
 
+#include "inspire/inspire_pack.hpp"
 #include "comfy/core/node.hpp"
 #include "comfy/core/types.hpp"
 #include "comfy/models/model.hpp"
@@ -18,7 +19,6 @@ namespace comfy {
 
 namespace {
 
-const char* kInspireSeed = "custom_nodes.ComfyUI-Inspire-Pack";
 
 std::string strip(const std::string& s) {
   size_t a = 0, b = s.size();
@@ -240,7 +240,7 @@ NodeSchema& regional_inputs(NodeSchema& s) {
 
 void register_seed_explorer_nodes(Registry& r) {
   NodeSchema s("SeedExplorer //Inspire");
-  s.display("Seed Explorer (Inspire)").cat("InspirePack/Prompt").module(kInspireSeed)
+  s.display("Seed Explorer (Inspire)").cat("InspirePack/Prompt").module(kInspirePackModule)
       .input("latent", "LATENT")
       .string_("seed_prompt", "", true)
       .bool_("enable_additional", true, "true", "false")
@@ -255,7 +255,7 @@ void register_seed_explorer_nodes(Registry& r) {
   r.add({s, [](const NodeInputs& in, ExecContext&) { return NodeOutput{{Value(seed_explorer(in))}}; }});
 
   NodeSchema m("RegionalSeedExplorerMask //Inspire");
-  m.display("Regional Seed Explorer By Mask (Inspire)").cat("InspirePack/Regional").module(kInspireSeed)
+  m.display("Regional Seed Explorer By Mask (Inspire)").cat("InspirePack/Regional").module(kInspirePackModule)
       .input("mask", "MASK");
   regional_inputs(m).output("NOISE_IMAGE");
   r.add({m, [](const NodeInputs& in, ExecContext&) {
@@ -263,7 +263,7 @@ void register_seed_explorer_nodes(Registry& r) {
          }});
 
   NodeSchema c("RegionalSeedExplorerColorMask //Inspire");
-  c.display("Regional Seed Explorer By Color Mask (Inspire)").cat("InspirePack/Regional").module(kInspireSeed)
+  c.display("Regional Seed Explorer By Color Mask (Inspire)").cat("InspirePack/Regional").module(kInspirePackModule)
       .input("color_mask", "IMAGE")
       .string_("mask_color", "#FFFFFF");
   regional_inputs(c).output("NOISE_IMAGE").output("MASK");

@@ -12,10 +12,11 @@
 #include "comfy/exec/preview.hpp"
 #include "comfy/models/model.hpp"
 #include "comfy/sampling/ksampler.hpp"
+#include "inspire/inspire_pack.hpp"
 
 namespace comfy::sampling_nodes {
 
-inline const char* kInspireModule = "custom_nodes.ComfyUI-Inspire-Pack";
+inline constexpr const char* kInspireModule = kInspirePackModule;
 inline const std::vector<std::string>& noise_modes() {
   static const std::vector<std::string> v = {"GPU(=A1111)", "CPU", "GPU+internal_seed", "CPU+internal_seed"};
   return v;

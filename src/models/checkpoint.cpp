@@ -13,12 +13,6 @@
 namespace comfy {
 
 namespace {
-TensorMap under(const TensorMap& sd, const std::string& prefix) {
-  TensorMap out;
-  for (auto it = sd.lower_bound(prefix); it != sd.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-    out.emplace(it->first.substr(prefix.size()), it->second);
-  return out;
-}
 bool any_under(const TensorMap& sd, const std::string& prefix) {
   auto it = sd.lower_bound(prefix);
   return it != sd.end() && it->first.compare(0, prefix.size(), prefix) == 0;
@@ -59,10 +53,10 @@ LoadedCheckpoint load_checkpoint(const std::filesystem::path& path, const Runtim
     throw Error("invalid_checkpoint", "checkpoint " + fname + " mixes model families: " + mix);
 
   LoadedCheckpoint out;
-  out.model = build_model(det, under(sd, det.unet_prefix), cfg, fname);
+  out.model = build_model(det, tensors_under(sd, det.unet_prefix), cfg, fname);
   out.model->info["file"] = path.string();
   if (want_clip) out.clip = load_checkpoint_clip(sd, det.family->clip, cfg, fname);
-  if (want_vae && any_under(sd, "first_stage_model.")) out.vae = load_vae(under(sd, "first_stage_model."), fname, cfg);
+  if (want_vae && any_under(sd, "first_stage_model.")) out.vae = load_vae(tensors_under(sd, "first_stage_model."), fname, cfg);
   spdlog::info("loaded {}: {}", fname, det.found);
   return out;
 }

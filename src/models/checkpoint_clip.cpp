@@ -6,17 +6,11 @@
 namespace comfy {
 
 namespace {
-TensorMap clip_under(const TensorMap& sd, const std::string& prefix) {
-  TensorMap out;
-  for (auto it = sd.lower_bound(prefix); it != sd.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
-    out.emplace(it->first.substr(prefix.size()), it->second);
-  return out;
-}
 
 // The first prefix that holds a text tower (supported_models.*.process_clip_state_dict prefixes).
 TensorMap tower(const TensorMap& sd, std::initializer_list<const char*> prefixes) {
   for (const char* p : prefixes) {
-    auto t = clip_text_tensors(clip_under(sd, p));
+    auto t = clip_text_tensors(tensors_under(sd, p));
     if (!t.empty()) return t;
   }
   return {};
@@ -27,7 +21,7 @@ std::shared_ptr<Clip> load_checkpoint_clip(const TensorMap& state_dict, ClipKind
                                            const std::string& what) {
   switch (kind) {
     case ClipKind::SD1: {
-      auto te = clip_under(state_dict, "cond_stage_model.transformer.");
+      auto te = tensors_under(state_dict, "cond_stage_model.transformer.");
       if (te.empty()) return nullptr;
       return load_sd1_clip(te, cfg, what);
     }

@@ -24,6 +24,13 @@ TensorMap tensors_under(const io::SafeTensors& st, const std::string& prefix) {
   return out;
 }
 
+TensorMap tensors_under(const TensorMap& m, const std::string& prefix) {
+  TensorMap out;
+  for (auto it = m.lower_bound(prefix); it != m.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it)
+    out.emplace(it->first.substr(prefix.size()), it->second);
+  return out;
+}
+
 bool has_prefix(const io::SafeTensors& st, const std::string& prefix) {
   for (const auto& name : st.names())
     if (name.compare(0, prefix.size(), prefix) == 0) return true;

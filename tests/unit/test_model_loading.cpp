@@ -336,13 +336,23 @@ TEST(MakeCheckpoint, TinyRandomCheckpointLoadsThroughCheckpointLoaderSimple) {
 
 // An fp16 UNet loaded for fp32 on the CPU keeps the file's tensors until its first use, then converts
 // them: the result is bit for bit an eager load's, whoever calls first (two threads at once here).
-TEST(UNetLoad, Fp16FileIsConvertedAtFirstUseToExactlyTheEagerLoadsWeights) {
+// The UNet of a tiny random fp16 checkpoint (make-checkpoint --tiny) as zero-copy views of the file.
+struct TinyFp16Unet {
   test::TempDir td;
-  RandomCheckpointOptions opt;
-  opt.tiny = true;
-  write_random_checkpoint(td.path / "rnd.safetensors", opt);
-  auto st = io::SafeTensors::open(td.path / "rnd.safetensors");
-  const TensorMap views = tensors_under(*st, "model.diffusion_model.");
+  std::shared_ptr<io::SafeTensors> st;
+  TensorMap views;
+  TinyFp16Unet() {
+    RandomCheckpointOptions opt;
+    opt.tiny = true;
+    write_random_checkpoint(td.path / "rnd.safetensors", opt);
+    st = io::SafeTensors::open(td.path / "rnd.safetensors");
+    views = tensors_under(*st, "model.diffusion_model.");
+  }
+};
+
+TEST(UNetLoad, Fp16FileIsConvertedAtFirstUseToExactlyTheEagerLoadsWeights) {
+  TinyFp16Unet f;
+  const TensorMap& views = f.views;
   ASSERT_EQ(views.at("out.2.weight").scalar_type(), at::kHalf);
 
   auto lazy = UNetModel::load(views, c10::Device(c10::kCPU), at::kFloat, "UNet of rnd.safetensors");
@@ -374,12 +384,8 @@ TEST(UNetLoad, Fp16FileIsConvertedAtFirstUseToExactlyTheEagerLoadsWeights) {
 }
 
 TEST(UNetLoad, DeferredLoadStillRefusesAWrongShapeAtLoadNamingTheKey) {
-  test::TempDir td;
-  RandomCheckpointOptions opt;
-  opt.tiny = true;
-  write_random_checkpoint(td.path / "rnd.safetensors", opt);
-  auto st = io::SafeTensors::open(td.path / "rnd.safetensors");
-  TensorMap views = tensors_under(*st, "model.diffusion_model.");
+  TinyFp16Unet f;
+  TensorMap& views = f.views;
   views["out.2.bias"] = at::zeros({5}, at::kHalf);
   try {
     UNetModel::load(views, c10::Device(c10::kCPU), at::kFloat, "UNet of rnd.safetensors");

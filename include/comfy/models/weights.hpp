@@ -31,6 +31,8 @@ c10::ScalarType compute_dtype(const RuntimeConfig& cfg);
 
 // Zero-copy views of every tensor whose key starts with `prefix`, keyed without the prefix.
 TensorMap tensors_under(const io::SafeTensors& st, const std::string& prefix);
+// The same over a map: the entries whose key starts with `prefix`, keyed without it (tensors shared).
+TensorMap tensors_under(const TensorMap& m, const std::string& prefix);
 bool has_prefix(const io::SafeTensors& st, const std::string& prefix);
 
 // Moves one weight to device and dtype with at most one copy (device first, then the cast on the
